@@ -1,0 +1,62 @@
+"""The seam between the app and whatever makes frames.
+
+The preview and the real pipeline both implement :class:`Backend`: they take a plan and prepared
+inputs and yield finished clips one by one. Streaming, progress and cancel are built on that
+iterator, so the app behaves the same whichever backend runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from liveavatar.plan import GenerationPlan
+
+
+@dataclass
+class PreparedInputs:
+    """Inputs already fitted to the plan, so a backend never resizes or resamples.
+
+    ``reference`` is the portrait resized and centre-cropped to the plan's width×height.
+    ``audio_16k`` is mono float32 at 16 kHz, exactly as long as the planned video.
+    Boxes are ``(x0, y0, x1, y1)`` in pixels of ``reference``; ``None`` when unknown.
+    """
+
+    prompt: str
+    reference: np.ndarray
+    audio_16k: np.ndarray
+    seed: int
+    face_box: tuple[int, int, int, int] | None = None
+    mouth_box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class Clip:
+    """One finished clip: ``frames`` is uint8 [T, H, W, 3] at the plan's size and fps."""
+
+    index: int
+    frames: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    name: str
+    label: str
+    is_preview: bool
+
+    def generate(
+        self,
+        plan: GenerationPlan,
+        inputs: PreparedInputs,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Clip]:
+        """Yield ``plan.num_clips`` clips in order; the last one may be shorter (trimmed to the audio).
+
+        Stops early, without error, once ``cancel`` is set.
+        """
+        ...
