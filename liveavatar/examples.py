@@ -1,0 +1,43 @@
+"""The bundled examples (``examples/examples.json``): good inputs and bad ones that show each check."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    prompt: str
+    image: str
+    audio: str
+    preset: str
+    expect: str
+    """``ok``, or the id of the check this example is made to trip (e.g. ``image.faces``)."""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.expect == "ok" else f"{self.name} (shows {self.expect})"
+
+
+def load_examples(folder: str | Path) -> list[Example]:
+    """Read the list; paths become absolute. A missing list means no examples, not an error."""
+    folder = Path(folder)
+    index = folder / "examples.json"
+    if not index.is_file():
+        return []
+    out = []
+    for e in json.loads(index.read_text(encoding="utf-8")):
+        out.append(
+            Example(
+                name=e["name"],
+                prompt=e["prompt"],
+                image=str((folder / e["image"]).resolve()),
+                audio=str((folder / e["audio"]).resolve()),
+                preset=e.get("preset", "quick"),
+                expect=e.get("expect", "ok"),
+            )
+        )
+    return out

@@ -1,0 +1,186 @@
+"""The generation plan: what will be made, shown to the user before anything runs.
+
+One function, :func:`make_plan`, turns settings + what we know of the inputs into sizes, clip
+count, video length and memory/time estimates. The app shows it live; backends render it exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from liveavatar.presets import FPS, GenerationSettings
+
+# --- model sizes (shared/reference/model-facts.md) -----------------------------------------
+DIT_PARAMS = 16.30e9            # CausalWanModel_S2V at the full config, counted on the meta device
+T5_PARAMS = 5.68e9              # UMT5-XXL encoder (≈ 11 GB file in bf16); offloaded after encoding
+WAV2VEC_PARAMS = 0.315e9        # wav2vec2-large-xlsr-53
+VAE_PARAMS = 0.127e9            # Wan 2.1 VAE, kept in fp32
+NUM_LAYERS = 40
+DIM = 5120
+SINK_TOKENS = 2800              # upstream's conditioning ("sink") cache length per layer
+GB = 1e9
+
+# Arithmetic for the time estimate (issue 7): ≈ 24 GFLOP per token per step in the linear layers,
+# plus about a third more in attention over the cached context.
+FLOP_PER_TOKEN_STEP = 32e9
+H100_BF16_FLOPS = 990e12
+ASSUMED_EFFICIENCY = 0.40        # an assumption until the benchmark measures it on a GPU
+
+# Measured by benchmarks/preview_speed.py on 2 CPU cores: output pixels the preview renders per second.
+PREVIEW_PIXELS_PER_SECOND = 60e6
+
+FSDP_NOTE = (
+    "Multi-GPU (FSDP, from the guide): 21.48 GB per GPU at load + 4.17 GB to unshard = 25.65 GB per GPU, "
+    "so 24 GB cards (RTX 4090) cannot run it."
+)
+
+
+def fit_size(image_w: int, image_h: int, area: int, divisor: int = 64) -> tuple[int, int]:
+    """Output (width, height): the image's aspect fitted inside ``area``, sides multiples of 64.
+
+    Follows upstream Wan2.2-S2V's search: start from the largest scale that keeps the area (never
+    above 1 for small images), round each side up to the divisor, and step the scale down until
+    the rounded size fits.
+    """
+    h, w = image_h, image_w
+    if h * w <= area:
+        min_scale, max_scale = 0.1, 1.0
+    else:
+        d = divisor - 1
+        a, b, c = h * w, d * (h + w), d * d - area
+        min_scale = (-b + math.sqrt(b * b - 2 * a * c)) / (2 * a)
+        max_scale = math.sqrt(area / (h * w))
+    for i in range(100):
+        scale = max_scale - (max_scale - min_scale) * i / 100
+        nh, nw = int(h * scale), int(w * scale)
+        ph, pw = nh + (-nh) % divisor, nw + (-nw) % divisor
+        if ph * pw <= area and ph > 0 and pw > 0:
+            return pw, ph
+    aspect = w / h
+    tw = int((area * aspect) ** 0.5 // divisor * divisor)
+    th = int((area / aspect) ** 0.5 // divisor * divisor)
+    return max(tw, divisor), max(th, divisor)
+
+
+@dataclass
+class GenerationPlan:
+    backend: str
+    backend_label: str
+    settings: GenerationSettings
+    width: int
+    height: int
+    fps: int
+    frames_per_clip: int
+    clips_requested: int | None
+    num_clips: int
+    audio_seconds: float | None
+    covers_whole_audio: bool
+    video_frames: int
+    last_clip_frames: int
+    gpu_memory_gb: float
+    gpu_memory_parts: dict[str, float]
+    estimated_seconds: float
+    time_basis: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def video_seconds(self) -> float:
+        return self.video_frames / self.fps
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.frames_per_clip / self.fps
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["video_seconds"] = round(self.video_seconds, 3)
+        d["clip_seconds"] = round(self.clip_seconds, 3)
+        return d
+
+
+def _memory_parts(s: GenerationSettings, width: int, height: int, num_clips: int) -> dict[str, float]:
+    """Peak GPU memory on one GPU in bf16, by part (GB). Upstream's layout: one KV cache per step."""
+    tokens_per_frame = (height // 16) * (width // 16)
+    latent_frames = s.infer_frames // 4
+    clip_tokens = latent_frames * tokens_per_frame
+    kv_bytes = NUM_LAYERS * 2 * s.sample_steps * (clip_tokens + SINK_TOKENS) * DIM * 2
+    block_tokens = 3 * tokens_per_frame
+    activations = block_tokens * (13824 + 4 * DIM) * 2 * 2   # FFN hidden + q/k/v/o, double-buffered
+    parts = {
+        "DiT weights (bf16)": DIT_PARAMS * 2 / GB,
+        "KV cache": kv_bytes / GB,
+        "audio encoder + VAE": (WAV2VEC_PARAMS * 2 + VAE_PARAMS * 4) / GB,
+        "activations": activations / GB + 1.0,
+    }
+    frames = s.infer_frames if s.online_decode else s.infer_frames * max(num_clips, 1)
+    parts["VAE decode"] = 1.5 + frames * width * height * 3 * 4 / GB
+    if s.offload_model:
+        # Blocks move to the GPU as they run; the largest resident piece is one block plus caches.
+        parts["DiT weights (bf16)"] = DIT_PARAMS * 2 / GB / NUM_LAYERS * 2
+    return {k: round(v, 2) for k, v in parts.items()}
+
+
+def make_plan(
+    settings: GenerationSettings,
+    *,
+    image_size: tuple[int, int] | None,
+    audio_seconds: float | None,
+    backend: str = "preview",
+    backend_label: str = "CPU preview (not the model)",
+) -> GenerationPlan:
+    """Plan a run. ``image_size`` is (width, height); unknown inputs give the preset's own size."""
+    area_w, area_h = (int(v) for v in settings.size.split("*"))
+    if image_size and image_size[0] > 0 and image_size[1] > 0:
+        width, height = fit_size(image_size[0], image_size[1], area_w * area_h)
+    else:
+        width, height = area_w, area_h
+    fpc = settings.infer_frames
+    notes: list[str] = []
+    if audio_seconds is not None and audio_seconds > 0:
+        audio_frames = max(1, round(audio_seconds * FPS))
+        clips_for_audio = math.ceil(audio_frames / fpc)
+        requested = settings.num_clip
+        num_clips = clips_for_audio if requested is None else min(requested, clips_for_audio)
+        covers = num_clips == clips_for_audio
+        if covers:
+            video_frames = audio_frames
+            if requested is not None and requested > clips_for_audio:
+                notes.append(f"{requested} clips asked for; the audio drives {clips_for_audio}, so {clips_for_audio} will be made.")
+        else:
+            video_frames = num_clips * fpc
+            notes.append(f"The audio is {audio_seconds:.1f} s; only the first {video_frames / FPS:.1f} s will be used.")
+    else:
+        num_clips = settings.num_clip or 1
+        covers = False
+        video_frames = num_clips * fpc
+    last = video_frames - (num_clips - 1) * fpc
+    parts = _memory_parts(settings, width, height, num_clips)
+    tokens = (height // 16) * (width // 16) * (fpc // 4) * num_clips
+    if backend == "preview":
+        est = 1.0 + video_frames * width * height / PREVIEW_PIXELS_PER_SECOND
+        basis = "measured preview speed on 2 CPU cores"
+    else:
+        est = 60.0 + tokens * settings.sample_steps * FLOP_PER_TOKEN_STEP / (H100_BF16_FLOPS * ASSUMED_EFFICIENCY)
+        basis = f"model arithmetic at {ASSUMED_EFFICIENCY:.0%} of one H100's bf16 peak, plus ~1 min to load"
+    return GenerationPlan(
+        backend=backend,
+        backend_label=backend_label,
+        settings=settings,
+        width=width,
+        height=height,
+        fps=FPS,
+        frames_per_clip=fpc,
+        clips_requested=settings.num_clip,
+        num_clips=num_clips,
+        audio_seconds=audio_seconds,
+        covers_whole_audio=covers,
+        video_frames=video_frames,
+        last_clip_frames=last,
+        gpu_memory_gb=round(sum(parts.values()), 1),
+        gpu_memory_parts=parts,
+        estimated_seconds=round(est, 1),
+        time_basis=basis,
+        notes=notes,
+    )

@@ -1,0 +1,288 @@
+"""The app's use cases, without Gradio: inspect inputs, check them, plan, generate.
+
+Data flows one way: inputs → :func:`inspect_inputs` (decode once) → :func:`check_inputs`
+(checklist + plan) → :func:`generate` (backend clips → MP4). The app wires these to widgets.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liveavatar.backends import BackendChoice
+from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
+from liveavatar.checks.consistency import check_consistency
+from liveavatar.checks.image import check_image
+from liveavatar.checks.prompt import check_prompt
+from liveavatar.checks.result import CheckResult, problem
+from liveavatar.faces import Face, detect_faces
+from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_mono_16k
+from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
+from liveavatar.media.video import VideoWriter
+from liveavatar.plan import GenerationPlan, make_plan
+from liveavatar.prepare import AUDIO_RATE, prepare_inputs
+from liveavatar.presets import GenerationSettings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Stated and enforced before any work starts."""
+
+    max_image_pixels: int = 50_000_000
+    max_audio_seconds: float = 15 * 60
+    max_prompt_chars: int = 20_000
+
+
+@dataclass
+class Inspection:
+    """Everything decoded and measured from the three inputs, computed once per change."""
+
+    prompt: str
+    image: LoadedImage | None = None
+    faces: list[Face] = field(default_factory=list)
+    audio: LoadedAudio | None = None
+    audio_stats: AudioStats | None = None
+    file_results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def face(self) -> Face | None:
+        return self.faces[0] if len(self.faces) == 1 else None
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return (self.image.width, self.image.height) if self.image else None
+
+
+@dataclass
+class CheckReport:
+    results: list[CheckResult]
+    plan: GenerationPlan
+
+    @property
+    def problems(self) -> list[CheckResult]:
+        return [r for r in self.results if r.level == "problem"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.level == "warning"]
+
+    def to_list(self) -> list[dict[str, str]]:
+        return [r.to_dict() for r in self.results]
+
+
+class InputProblemError(ValueError):
+    """Generation refused: the message lists each problem and its fix."""
+
+    def __init__(self, problems: list[CheckResult]):
+        self.problems = problems
+        lines = [f"{p.name}: {p.value}. {p.fix}".strip() for p in problems]
+        super().__init__("Please fix before generating — " + " | ".join(lines))
+
+
+@dataclass
+class GenerationResult:
+    video_path: str
+    seed: int
+    plan: GenerationPlan
+    backend: str
+    clips_done: int
+    frames_written: int
+    cancelled: bool
+    seconds: float
+    first_clip_seconds: float | None
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "backend": self.backend,
+            "clips_done": self.clips_done,
+            "frames_written": self.frames_written,
+            "cancelled": self.cancelled,
+            "seconds": round(self.seconds, 3),
+            "first_clip_seconds": None if self.first_clip_seconds is None else round(self.first_clip_seconds, 3),
+            "video_seconds": round(self.frames_written / self.plan.fps, 3),
+            "warnings": self.warnings,
+            "plan": self.plan.to_dict(),
+        }
+
+
+def _file_key(path: str) -> tuple[str, int, int]:
+    st = Path(path).stat()
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+class InputCache:
+    """Decode-and-measure results per file, so typing in the prompt doesn't re-run face detection.
+
+    Owned by one app instance (not module state); keyed by path, size and mtime; small LRU.
+    """
+
+    def __init__(self, limits: Limits = Limits(), size: int = 16):
+        self.limits = limits
+        self._size = size
+        self._items: OrderedDict[tuple[str, tuple[str, int, int]], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _cached(self, kind: str, path: str, compute: Callable[[], Any]) -> Any:
+        try:
+            key = (kind, _file_key(path))
+        except OSError:
+            return compute()
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+    def inspect(self, prompt: str | None, image_path: str | None, audio_path: str | None) -> Inspection:
+        limits = self.limits
+        insp = Inspection(prompt=(prompt or "")[: limits.max_prompt_chars])
+        if prompt and len(prompt) > limits.max_prompt_chars:
+            insp.file_results.append(
+                problem(
+                    "prompt.too_long", "Prompt size", f"{len(prompt):,} characters", f"≤ {limits.max_prompt_chars:,} characters",
+                    "Shorten the prompt to 100–200 words; the model ignores most of a long prompt anyway.",
+                )
+            )
+        if not image_path:
+            insp.file_results.append(
+                problem("image.file", "Portrait", "no image", "one portrait photo",
+                        "Upload, paste or take a photo of one person facing the camera.")
+            )
+        else:
+            image, faces, error = self._cached("image", image_path, lambda: _inspect_image(image_path, limits))
+            insp.image, insp.faces = image, list(faces)
+            if error:
+                insp.file_results.append(problem("image.file", "Portrait", "unreadable", "a JPG or PNG photo", error))
+        if not audio_path:
+            insp.file_results.append(
+                problem("audio.file", "Speech audio", "no audio", "a speech recording",
+                        "Upload a WAV or MP3 of the speech, or record one with the microphone.")
+            )
+        else:
+            audio, stats, error = self._cached("audio", audio_path, lambda: _inspect_audio(audio_path, limits))
+            insp.audio, insp.audio_stats = audio, stats
+            if error:
+                insp.file_results.append(problem("audio.file", "Speech audio", "unreadable", "a WAV or MP3 recording", error))
+        return insp
+
+
+def _inspect_image(path: str, limits: Limits) -> tuple[LoadedImage | None, list[Face], str | None]:
+    try:
+        image = load_image(path, max_pixels=limits.max_image_pixels)
+    except ImageLoadError as exc:
+        return None, [], str(exc)
+    return image, detect_faces(image.rgb), None
+
+
+def _inspect_audio(path: str, limits: Limits) -> tuple[LoadedAudio | None, AudioStats | None, str | None]:
+    try:
+        audio = load_audio(path, max_seconds=limits.max_audio_seconds)
+    except AudioLoadError as exc:
+        return None, None, str(exc)
+    return audio, analyse_audio(audio), None
+
+
+def inspect_inputs(prompt: str | None, image_path: str | None, audio_path: str | None, limits: Limits = Limits()) -> Inspection:
+    """One-off inspection without a cache (CLI, tests)."""
+    return InputCache(limits, size=0).inspect(prompt, image_path, audio_path)
+
+
+def plan_for(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> GenerationPlan:
+    return make_plan(
+        settings,
+        image_size=insp.image_size,
+        audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None,
+        backend=choice.backend.name,
+        backend_label=choice.backend.label,
+    )
+
+
+def check_inputs(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> CheckReport:
+    plan = plan_for(insp, settings, choice)
+    results = list(insp.file_results)
+    if insp.image is not None:
+        results += check_image(insp.image, insp.faces)
+    if insp.audio_stats is not None:
+        results += check_audio(
+            insp.audio_stats,
+            clip_seconds=plan.clip_seconds,
+            planned_seconds=None if plan.covers_whole_audio else plan.video_seconds,
+        )
+    results += check_prompt(insp.prompt)
+    results += check_consistency(
+        insp.prompt,
+        face_count=len(insp.faces) if insp.image is not None else None,
+        audio=insp.audio_stats,
+    )
+    return CheckReport(results=results, plan=plan)
+
+
+def generate(
+    insp: Inspection,
+    settings: GenerationSettings,
+    choice: BackendChoice,
+    out_dir: str | Path,
+    *,
+    on_clip: Callable[[int, int, float], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> GenerationResult:
+    """Check, plan, run the backend clip by clip and write one MP4 with the audio.
+
+    A cancelled run still writes what was finished, with the audio cut to match.
+    """
+    report = check_inputs(insp, settings, choice)
+    if report.problems:
+        raise InputProblemError(report.problems)
+    assert insp.image is not None and insp.audio is not None  # guaranteed: no problems above
+    plan = report.plan
+    seed = settings.seed if settings.seed >= 0 else random.randrange(0, 2**31)
+    inputs = prepare_inputs(insp.prompt, insp.image.rgb, insp.face, to_mono_16k(insp.audio), plan, seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"liveavatar-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.mp4"
+    started = time.perf_counter()
+    first_clip: float | None = None
+    frames = clips = 0
+    writer = VideoWriter(str(path), plan.width, plan.height, plan.fps)
+    try:
+        for clip in choice.backend.generate(plan, inputs, cancel):
+            writer.append(clip.frames)
+            frames += len(clip.frames)
+            clips += 1
+            elapsed = time.perf_counter() - started
+            if first_clip is None:
+                first_clip = elapsed
+            if on_clip:
+                on_clip(clips, plan.num_clips, elapsed)
+        if frames == 0:
+            raise RuntimeError("Generation was stopped before the first clip finished; nothing to save.")
+        audio = inputs.audio_16k[: int(round(frames * AUDIO_RATE / plan.fps))]
+        writer.close(audio_16k=audio, sample_rate=AUDIO_RATE)
+    except BaseException:
+        writer.abort()
+        raise
+    return GenerationResult(
+        video_path=str(path),
+        seed=seed,
+        plan=plan,
+        backend=choice.backend.name,
+        clips_done=clips,
+        frames_written=frames,
+        cancelled=frames < plan.video_frames,
+        seconds=time.perf_counter() - started,
+        first_clip_seconds=first_clip,
+        warnings=[f"{w.name}: {w.value}" for w in report.warnings],
+    )

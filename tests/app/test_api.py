@@ -1,0 +1,109 @@
+"""The app's public API, driven through gradio_client against the launched server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from liveavatar.examples import load_examples
+from liveavatar.media.video import probe_video
+from liveavatar.studio import inspect_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXAMPLES = {e.name: e for e in load_examples(ROOT / "examples")}
+GOOD = [e for e in EXAMPLES.values() if e.expect == "ok"]
+BAD = [e for e in EXAMPLES.values() if e.expect != "ok"]
+FRAME = 1 / 25
+
+
+def _check(client, e, preset="quick"):
+    return client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), preset, api_name="/check")
+
+
+def test_examples_exist():
+    assert GOOD and BAD
+
+
+def test_check_returns_the_checklist_as_json(client):
+    checks = _check(client, GOOD[0])
+    assert isinstance(checks, list) and len(checks) > 10
+    for c in checks:
+        assert set(c) >= {"id", "name", "level", "value", "threshold", "fix"}
+        assert c["level"] in ("ok", "warning", "problem")
+    assert not [c for c in checks if c["level"] == "problem"], checks
+    ids = {c["id"] for c in checks}
+    assert {"image.faces", "audio.loudness", "prompt.length", "consistency.emotion"} <= ids
+
+
+@pytest.mark.parametrize("name", [e.name for e in BAD])
+def test_each_bad_example_trips_its_check(client, name):
+    e = EXAMPLES[name]
+    checks = {c["id"]: c for c in _check(client, e)}
+    hit = checks[e.expect]
+    assert hit["level"] in ("warning", "problem"), hit
+    assert hit["fix"], "a failed check must say how to fix it"
+
+
+def _good_with_whole_audio():
+    return GOOD[0]
+
+
+def test_generate_covers_the_whole_audio(client):
+    e = _good_with_whole_audio()
+    video, info = client.predict(
+        e.prompt, handle_file(e.image), handle_file(e.audio), "quick", json.dumps({"seed": 7}), api_name="/generate"
+    )
+    plan = info["plan"]
+    assert info["seed"] == 7 and plan["covers_whole_audio"]
+    v = probe_video(video["video"] if isinstance(video, dict) else video)
+    assert (v.width, v.height) == (plan["width"], plan["height"])
+    assert v.fps == pytest.approx(25, abs=0.01)
+    assert v.video_codec == "h264" and v.pix_fmt == "yuv420p" and v.has_audio and v.audio_codec == "aac"
+    audio_s = inspect_inputs("", None, e.audio).audio_stats.duration_s
+    assert v.frame_count == plan["video_frames"]
+    assert abs(v.duration_s - audio_s) <= FRAME + 1e-6
+    assert abs(v.audio_duration_s - v.duration_s) <= FRAME + 0.03  # AAC frames are 64 ms at 16 kHz
+
+
+def test_generate_with_fewer_clips_than_the_audio_and_random_seed(client):
+    e = GOOD[0]
+    video, info = client.predict(
+        e.prompt, handle_file(e.image), handle_file(e.audio), "custom",
+        json.dumps({"size": "384*256", "num_clip": 2, "infer_frames": 24, "sample_steps": 3}), api_name="/generate",
+    )
+    assert isinstance(info["seed"], int) and info["seed"] >= 0
+    v = probe_video(video["video"] if isinstance(video, dict) else video)
+    assert v.frame_count == 48
+    assert abs(v.duration_s - 48 / 25) <= FRAME + 1e-6
+    assert v.has_audio
+
+
+@pytest.mark.parametrize("name", [e.name for e in BAD])
+def test_bad_example_generation_answers_clearly_or_runs_with_warnings(client, name):
+    e = EXAMPLES[name]
+    checks = {c["id"]: c for c in _check(client, e)}
+    problems = [c for c in checks.values() if c["level"] == "problem"]
+    if not problems:
+        pytest.skip("warnings only: generation is allowed")
+    with pytest.raises(AppError) as err:
+        client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", "", api_name="/generate")
+    message = str(err.value)
+    assert "Please fix before generating" in message
+    for p in problems:
+        assert p["name"] in message
+    assert "Traceback" not in message
+    # the server is still up and answering
+    assert _check(client, GOOD[0])
+
+
+def test_bad_settings_get_a_specific_message(client):
+    e = GOOD[0]
+    with pytest.raises(AppError, match="multiple of 12"):
+        client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "custom", json.dumps({"infer_frames": 32}), api_name="/generate")
+    with pytest.raises(AppError, match="Unknown preset"):
+        client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "ultra", "", api_name="/check")
