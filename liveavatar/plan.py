@@ -28,8 +28,8 @@ FLOP_PER_TOKEN_STEP = 32e9
 H100_BF16_FLOPS = 990e12
 ASSUMED_EFFICIENCY = 0.40        # an assumption until the benchmark measures it on a GPU
 
-# Measured by benchmarks/preview_speed.py on 2 CPU cores: output pixels the preview renders per second.
-PREVIEW_PIXELS_PER_SECOND = 60e6
+# Measured by benchmarks/preview_speed.py on 2 CPU cores: output pixels per second, render + encode (33–56e6).
+PREVIEW_PIXELS_PER_SECOND = 40e6
 
 FSDP_NOTE = (
     "Multi-GPU (FSDP, from the guide): 21.48 GB per GPU at load + 4.17 GB to unshard = 25.65 GB per GPU, "
