@@ -1,0 +1,474 @@
+"""Checks on the reference portrait, turned into checklist lines for the user.
+
+The rules come from the parameter guide (JPG/PNG, ≥ 512 × 512, one clearly visible frontal or
+slightly turned face, even lighting without harsh shadows, neither too dark nor over-exposed).
+Each threshold is a module-level constant so the tests and the UI text quote the same number.
+
+Only the face-count check is a ``problem`` (a photo with no face, or a group photo, makes the
+model animate nothing or the wrong person); everything else is a ``warning``: the model still
+runs, the result is just likely to be worse.
+
+Thresholds were tuned on ``skimage.data.astronaut()`` (a well-exposed frontal NASA portrait that
+must pass every check) and on degraded copies of it that must fail (see the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from liveavatar.checks.result import CheckResult, ok, problem, warning
+from liveavatar.faces import Face
+from liveavatar.media.image import LoadedImage
+
+__all__ = [
+    "check_image",
+    # thresholds
+    "ACCEPTED_FORMATS",
+    "MIN_SIDE_PX",
+    "FACE_CENTRE_MAX_X_OFFSET",
+    "FACE_CENTRE_MAX_ABOVE",
+    "FACE_CENTRE_MAX_BELOW",
+    "FACE_SIZE_MIN",
+    "FACE_SIZE_MAX",
+    "MAX_ABS_YAW_DEG",
+    "DARK_MEAN_LUMA",
+    "BRIGHT_MEAN_LUMA",
+    "CLIP_BLACK_LEVEL",
+    "CLIP_WHITE_LEVEL",
+    "MAX_CLIPPED_FRACTION",
+    "HARSH_SHADOW_RATIO",
+    "LOW_CONTRAST_STD",
+    "SHARPNESS_FACE_HEIGHT",
+    "SHARPNESS_NO_FACE_HEIGHT",
+    "MIN_SHARPNESS",
+]
+
+#: Formats the model pipeline takes as they are. MPO is what Pillow calls a JPEG that carries an
+#: extra preview image (common from phones and some cameras): it is still a JPEG.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "MPO")
+#: The guide asks for at least 512 × 512.
+MIN_SIDE_PX = 512
+#: Horizontal offset of the face centre from the image centre, as a fraction of the width.
+FACE_CENTRE_MAX_X_OFFSET = 0.25
+#: Vertical offset limits as a fraction of the height. Asymmetric on purpose: a well-framed
+#: portrait puts the eyes in the upper third, so the face centre normally sits *above* the image
+#: centre (the astronaut's is 0.25 above); a face far below centre means lots of empty headroom.
+FACE_CENTRE_MAX_ABOVE = 0.35
+FACE_CENTRE_MAX_BELOW = 0.15
+#: Face box height / image height. The detector box spans mid-forehead to chin (~2/3 of the
+#: head), so 0.15 is a head under a quarter of the frame: smaller and the mouth is only a few pixels at the
+#: model's 384-704 px output. Above 0.75 the forehead or chin touches the frame edge.
+FACE_SIZE_MIN = 0.15
+FACE_SIZE_MAX = 0.75
+#: "Frontal or slightly turned": beyond ~30° one side of the face and the mouth corner start to
+#: be hidden, and the guide lists profile views as a failure case.
+MAX_ABS_YAW_DEG = 30.0
+#: Mean luma (BT.601, 0-255) of the face region. 55 still passes well-exposed dark skin; a face
+#: below it has lost most detail. Above 210 skin detail is washing out.
+DARK_MEAN_LUMA = 55.0
+BRIGHT_MEAN_LUMA = 210.0
+#: Pixels at or below / at or above these luma levels count as clipped (no detail left).
+CLIP_BLACK_LEVEL = 5
+CLIP_WHITE_LEVEL = 250
+#: Share of clipped face pixels above which the face counts as crushed / blown out.
+MAX_CLIPPED_FRACTION = 0.20
+#: Brighter half / darker half of the face (mean luma, +1 to avoid dividing by zero). The
+#: astronaut measures 1.12; 2.0 is a hard light on one side with the other in shadow.
+HARSH_SHADOW_RATIO = 2.0
+#: Standard deviation of face luma below which the face is flat and washed out (astronaut: 53).
+LOW_CONTRAST_STD = 14.0
+#: The face region is resized to this height before measuring sharpness, so a 4000 px photo and
+#: its 512 px copy measure alike: blur is judged relative to the face, not in source pixels.
+SHARPNESS_FACE_HEIGHT = 64
+#: Without a face the whole image is resized to this height instead: as if a face took a fifth
+#: of it (the astronaut's takes 0.19), so a no-face photo is judged on a comparable scale.
+SHARPNESS_NO_FACE_HEIGHT = 320
+#: var(Laplacian) / var(luma) of the resized face. Dividing by the luma variance keeps dark or
+#: low-contrast photos from reading as blurred (those have their own checks). The astronaut
+#: measures ~0.34, a Gaussian blur of sigma 1.5 px on its 97 px face ~0.06.
+MIN_SHARPNESS = 0.08
+
+_EXIF_ORIENTATION_TEXT = {
+    1: "upright as stored",
+    2: "mirrored left-right",
+    3: "rotated 180°",
+    4: "mirrored top-bottom",
+    5: "mirrored and rotated 90° counter-clockwise",
+    6: "rotated 90° clockwise",
+    7: "mirrored and rotated 90° clockwise",
+    8: "rotated 90° counter-clockwise",
+}
+
+
+def check_image(image: LoadedImage, faces: list[Face]) -> list[CheckResult]:
+    """All portrait checks, in the order the checklist shows them.
+
+    ``faces`` is what :func:`liveavatar.faces.detect_faces` found on ``image.rgb`` (largest
+    first). The face-placement checks are only meaningful for exactly one face and are left out
+    otherwise; the face-count line already tells the user what to do. Never raises: a check that
+    cannot measure its input says so instead of breaking the whole checklist.
+    """
+    try:
+        rgb = _as_rgb(image.rgb)
+    except Exception:  # noqa: BLE001 - not a numeric array at all: measure nothing, still answer
+        rgb = np.zeros((0, 0, 3), np.uint8)
+    height, width = rgb.shape[:2]
+    face = faces[0] if faces else None
+    region, on_face = _face_region(rgb, face)
+
+    steps: list[tuple[str, str, Callable[[], CheckResult]]] = [
+        ("image.format", "File type", lambda: _check_format(image)),
+        ("image.resolution", "Resolution", lambda: _check_resolution(width, height)),
+        ("image.faces", "Faces", lambda: _check_faces(len(faces))),
+    ]
+    if len(faces) == 1 and face is not None:
+        steps += [
+            ("image.face_centre", "Face position", lambda: _check_centre(face, width, height)),
+            ("image.face_size", "Face size", lambda: _check_size(face, height)),
+            ("image.pose", "Head turn", lambda: _check_pose(face)),
+        ]
+    steps += [
+        ("image.exposure", "Exposure", lambda: _check_exposure(region, on_face)),
+        ("image.lighting", "Lighting", lambda: _check_lighting(region, on_face)),
+        ("image.sharpness", "Sharpness", lambda: _check_sharpness(region, on_face)),
+        ("image.orientation", "Orientation", lambda: _check_orientation(image.exif_orientation)),
+        ("image.alpha", "Transparency", lambda: _check_alpha(image.had_alpha)),
+    ]
+    results = []
+    for check_id, name, run in steps:
+        try:
+            results.append(run())
+        except Exception as exc:  # noqa: BLE001 - one odd measurement must not hide the others
+            results.append(
+                warning(
+                    check_id,
+                    name,
+                    f"not measured (error: {type(exc).__name__})",
+                    "-",
+                    "This could not be checked automatically; look at the photo yourself.",
+                )
+            )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# individual checks
+
+
+def _check_format(image: LoadedImage) -> CheckResult:
+    fmt = (image.source_format or "unknown").upper()
+    depth = f", {image.bits_per_channel}-bit reduced to 8-bit" if image.bits_per_channel > 8 else ""
+    threshold = "JPG or PNG"
+    if fmt in ACCEPTED_FORMATS:
+        shown = "JPEG" if fmt == "MPO" else fmt
+        return ok("image.format", "File type", f"{shown}{depth}", threshold)
+    return warning(
+        "image.format",
+        "File type",
+        f"{fmt}{depth}; converted from {fmt} to PNG for the model",
+        threshold,
+        "Nothing to do: the app converts it. To skip the conversion, upload the photo as a JPG or PNG.",
+    )
+
+
+def _check_resolution(width: int, height: int) -> CheckResult:
+    value = f"{width} × {height} px"
+    threshold = f"at least {MIN_SIDE_PX} × {MIN_SIDE_PX} px"
+    if width >= MIN_SIDE_PX and height >= MIN_SIDE_PX:
+        return ok("image.resolution", "Resolution", value, threshold)
+    return warning(
+        "image.resolution",
+        "Resolution",
+        value,
+        threshold,
+        f"Use a larger photo (at least {MIN_SIDE_PX} px on each side), or upscale this one "
+        "(e.g. with Real-ESRGAN) and crop it around the face.",
+    )
+
+
+def _check_faces(count: int) -> CheckResult:
+    value = f"{count} face{'s' if count != 1 else ''}"
+    threshold = "exactly 1 face"
+    if count == 1:
+        return ok("image.faces", "Faces", value, threshold)
+    if count == 0:
+        return problem(
+            "image.faces",
+            "Faces",
+            value,
+            threshold,
+            "No face found. Use a photo where one face is clearly visible, looking at the camera, "
+            "well lit and not covered (no sunglasses, mask or hand over it).",
+        )
+    return problem(
+        "image.faces",
+        "Faces",
+        value,
+        threshold,
+        f"{count} faces found; the model animates one person and may pick the wrong one. "
+        "Crop the photo to one person (the 'crop to face' button does this) or use a solo portrait.",
+    )
+
+
+def _check_centre(face: Face, width: int, height: int) -> CheckResult:
+    if width <= 0 or height <= 0:
+        return ok("image.face_centre", "Face position", "not measured (empty image)", "-")
+    cx, cy = face.centre
+    # rounded so a face exactly on a limit is judged by the limit, not by float noise (0.65 - 0.5)
+    dx = round(cx / width - 0.5, 6)
+    dy = round(cy / height - 0.5, 6)
+    horizontal = "left" if dx < 0 else "right"
+    vertical = "above" if dy < 0 else "below"
+    value = f"{abs(dx):.2f} of the width {horizontal}, {abs(dy):.2f} of the height {vertical} centre"
+    threshold = (
+        f"≤ {FACE_CENTRE_MAX_X_OFFSET:.2f} of the width left/right, ≤ {FACE_CENTRE_MAX_ABOVE:.2f} "
+        f"of the height above and ≤ {FACE_CENTRE_MAX_BELOW:.2f} below the centre"
+    )
+    off = []
+    if abs(dx) > FACE_CENTRE_MAX_X_OFFSET:
+        off.append(f"too far {horizontal}")
+    if dy < -FACE_CENTRE_MAX_ABOVE:
+        off.append("too close to the top")
+    elif dy > FACE_CENTRE_MAX_BELOW:
+        off.append("too low")
+    if not off:
+        return ok("image.face_centre", "Face position", value, threshold)
+    return warning(
+        "image.face_centre",
+        "Face position",
+        f"{value} ({', '.join(off)})",
+        threshold,
+        "Crop the photo so the face sits near the middle, with the eyes about a third from the top "
+        "(the 'crop to face' button does this).",
+    )
+
+
+def _check_size(face: Face, height: int) -> CheckResult:
+    fraction = round(face.height / height, 6) if height > 0 else 0.0
+    value = f"face is {fraction:.2f} of the image height ({face.height} of {height} px)"
+    threshold = f"{FACE_SIZE_MIN:.2f} – {FACE_SIZE_MAX:.2f} of the image height"
+    if fraction < FACE_SIZE_MIN:
+        return warning(
+            "image.face_size",
+            "Face size",
+            f"{value}: too small",
+            threshold,
+            "The face is small in the frame. Crop closer to head and shoulders (the 'crop to face' "
+            "button does this); if the crop gets under 512 px, upscale it.",
+        )
+    if fraction > FACE_SIZE_MAX:
+        return warning(
+            "image.face_size",
+            "Face size",
+            f"{value}: too large",
+            threshold,
+            "The face fills the frame and may be cut off when the head moves. Use a photo taken from "
+            "further away that shows the whole head and the shoulders.",
+        )
+    return ok("image.face_size", "Face size", value, threshold)
+
+
+def _check_pose(face: Face) -> CheckResult:
+    threshold = f"|yaw| ≤ {MAX_ABS_YAW_DEG:.0f}° (frontal or slightly turned)"
+    yaw = face.yaw_deg
+    if yaw is None or not np.isfinite(yaw):
+        return ok("image.pose", "Head turn", "not measured (no face landmarks found)", threshold)
+    side = "frontal" if abs(yaw) < 1 else ("turned towards image right" if yaw > 0 else "turned towards image left")
+    value = f"{abs(yaw):.0f}° yaw, {side}"
+    if abs(yaw) <= MAX_ABS_YAW_DEG:
+        return ok("image.pose", "Head turn", value, threshold)
+    return warning(
+        "image.pose",
+        "Head turn",
+        value,
+        threshold,
+        "The head is turned towards a profile view, which the model reconstructs poorly. Use a frontal "
+        "or slightly turned photo with both eyes and both mouth corners visible.",
+    )
+
+
+def _check_exposure(region: np.ndarray, on_face: bool) -> CheckResult:
+    where = "face" if on_face else "whole image (no face)"
+    threshold = (
+        f"mean luma {DARK_MEAN_LUMA:.0f}–{BRIGHT_MEAN_LUMA:.0f} of 255; ≤ {MAX_CLIPPED_FRACTION:.0%} of pixels "
+        f"≤ {CLIP_BLACK_LEVEL} (crushed) or ≥ {CLIP_WHITE_LEVEL} (blown out)"
+    )
+    if region.size == 0:
+        return ok("image.exposure", "Exposure", "not measured (empty image)", threshold)
+    luma = _luma(region)
+    mean = float(luma.mean())
+    black = float(np.mean(luma <= CLIP_BLACK_LEVEL))
+    white = float(np.mean(luma >= CLIP_WHITE_LEVEL))
+    value = f"{where}: mean luma {mean:.0f}, {black:.1%} near black, {white:.1%} near white"
+    if mean < DARK_MEAN_LUMA or black > MAX_CLIPPED_FRACTION:
+        return warning(
+            "image.exposure",
+            "Exposure",
+            f"{value} (too dark)",
+            threshold,
+            "The face is too dark and its detail is lost. Use a photo taken in brighter light, or "
+            "brighten it (exposure/shadows) in an editor.",
+        )
+    if mean > BRIGHT_MEAN_LUMA or white > MAX_CLIPPED_FRACTION:
+        return warning(
+            "image.exposure",
+            "Exposure",
+            f"{value} (over-exposed)",
+            threshold,
+            "The face is over-exposed and parts of it are pure white. Use a photo with softer light, "
+            "or lower the exposure/highlights in an editor (detail that is already white cannot come back).",
+        )
+    return ok("image.exposure", "Exposure", value, threshold)
+
+
+def _check_lighting(region: np.ndarray, on_face: bool) -> CheckResult:
+    where = "face" if on_face else "whole image (no face)"
+    threshold = (
+        f"left/right brightness ratio ≤ {HARSH_SHADOW_RATIO:.1f}; luma standard deviation ≥ {LOW_CONTRAST_STD:.0f}"
+    )
+    if region.shape[0] < 1 or region.shape[1] < 2:
+        return ok("image.lighting", "Lighting", "not measured (image too small)", threshold)
+    luma = _luma(region)
+    half = luma.shape[1] // 2
+    left = float(luma[:, :half].mean())
+    right = float(luma[:, luma.shape[1] - half :].mean())
+    ratio = (max(left, right) + 1.0) / (min(left, right) + 1.0)
+    std = float(luma.std())
+    darker = "left" if left < right else "right"
+    value = f"{where}: left/right ratio {ratio:.2f}, contrast (luma std) {std:.0f}"
+    if ratio > HARSH_SHADOW_RATIO:
+        return warning(
+            "image.lighting",
+            "Lighting",
+            f"{value} (harsh shadow on the {darker})",
+            threshold,
+            f"One side of the face is in hard shadow (the {darker} side as seen). Use a photo with even, "
+            "soft light from the front, e.g. facing a window.",
+        )
+    if std < LOW_CONTRAST_STD:
+        return warning(
+            "image.lighting",
+            "Lighting",
+            f"{value} (flat, low contrast)",
+            threshold,
+            "The face looks flat and washed out (haze, fog filter or heavy compression). Use a clearer "
+            "photo or raise the contrast in an editor.",
+        )
+    return ok("image.lighting", "Lighting", value, threshold)
+
+
+def _check_sharpness(region: np.ndarray, on_face: bool) -> CheckResult:
+    where = "face" if on_face else "whole image (no face)"
+    target = SHARPNESS_FACE_HEIGHT if on_face else SHARPNESS_NO_FACE_HEIGHT
+    threshold = (
+        f"≥ {MIN_SHARPNESS:.2f} (variance of the Laplacian / variance of luma, "
+        f"{'face' if on_face else 'image'} resized to {target} px high)"
+    )
+    score = _sharpness(region, target)
+    if score is None:
+        return ok("image.sharpness", "Sharpness", f"{where}: not measured (flat or tiny region)", threshold)
+    value = f"{where}: {score:.3f}"
+    if score >= MIN_SHARPNESS:
+        return ok("image.sharpness", "Sharpness", value, threshold)
+    return warning(
+        "image.sharpness",
+        "Sharpness",
+        f"{value} (blurred)",
+        threshold,
+        "The face is blurred (out of focus, motion blur, or a small image enlarged). Use a sharper photo; "
+        "an AI upscaler such as Real-ESRGAN can also restore some detail.",
+    )
+
+
+def _check_orientation(orientation: int) -> CheckResult:
+    threshold = "stored upright (EXIF orientation 1)"
+    if orientation in (0, 1) or orientation not in _EXIF_ORIENTATION_TEXT:
+        return ok("image.orientation", "Orientation", "upright (no EXIF rotation)", threshold)
+    how = _EXIF_ORIENTATION_TEXT[orientation]
+    return warning(
+        "image.orientation",
+        "Orientation",
+        f"EXIF orientation {orientation}: {how} automatically",
+        threshold,
+        "The photo was stored sideways or mirrored and has been turned upright for you. If the preview "
+        "looks wrong, rotate the photo in an editor and save it again.",
+    )
+
+
+def _check_alpha(had_alpha: bool) -> CheckResult:
+    threshold = "no transparency"
+    if not had_alpha:
+        return ok("image.alpha", "Transparency", "opaque", threshold)
+    return warning(
+        "image.alpha",
+        "Transparency",
+        "transparent background flattened onto white",
+        threshold,
+        "The model cannot use transparency, so the see-through areas became white. If you want a "
+        "different background, put the person on it in an editor and save as JPG.",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# measurements
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3) uint8`` view of whatever array the image holds; zero-size when unusable."""
+    arr = np.asarray(rgb)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] == 0:
+        return np.zeros((0, 0, 3), np.uint8)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] != 3:
+        arr = arr[:, :, :3] if arr.shape[2] > 3 else np.repeat(arr[:, :, :1], 3, axis=2)
+    if arr.dtype != np.uint8:
+        f = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        if f.size and np.issubdtype(arr.dtype, np.floating) and float(f.max()) <= 1.0:
+            f = f * 255.0
+        arr = np.clip(np.rint(f), 0, 255).astype(np.uint8)
+    return arr
+
+
+def _face_region(rgb: np.ndarray, face: Face | None) -> tuple[np.ndarray, bool]:
+    """``(pixels, on_face)``: the detector box of the (largest) face, or the whole image when there
+    is none or the box is degenerate. Exposure and lighting matter on the face, not on a bright
+    sky behind it."""
+    if face is None:
+        return rgb, False
+    height, width = rgb.shape[:2]
+    try:
+        x0, y0, x1, y1 = (int(v) for v in face.box)
+    except (TypeError, ValueError):
+        return rgb, False
+    x0, x1 = max(0, min(x0, width)), max(0, min(x1, width))
+    y0, y1 = max(0, min(y0, height)), max(0, min(y1, height))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return rgb, False
+    return rgb[y0:y1, x0:x1], True
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma, the same weights as JPEG and OpenCV's grey conversion."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def _sharpness(region: np.ndarray, target_height: int) -> float | None:
+    if region.shape[0] < 3 or region.shape[1] < 3:
+        return None
+    luma = _luma(region).astype(np.float32)
+    h, w = luma.shape
+    scale = target_height / h
+    # width capped so a degenerate sliver (e.g. 5000 × 3 px) cannot blow up into a huge array
+    size = (min(16 * target_height, max(3, round(w * scale))), target_height)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = cv2.resize(luma, size, interpolation=interpolation)
+    variance = float(resized.var())
+    if variance < 4.0:  # luma std < 2: a flat patch has no edges to judge focus by
+        return None
+    return float(cv2.Laplacian(resized, cv2.CV_32F).var()) / variance

@@ -1,0 +1,164 @@
+"""One-click fixes for the portrait: crop around a face, and show the user what was found.
+
+The crop addresses several checks at once (group photo, off-centre face, face too small): it
+keeps one person's head and shoulders, framed the way the model expects. It never resamples, so
+it cannot invent detail; a crop that ends up under the resolution rule says so in its message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from liveavatar.checks.image import MIN_SIDE_PX
+from liveavatar.faces import Face, as_rgb_uint8
+from liveavatar.media.image import LoadedImage
+
+__all__ = [
+    "CROP_HEIGHT_FACTOR",
+    "CROP_MIN_WIDTH_FACTOR",
+    "DEFAULT_CROP_ASPECT",
+    "FACE_Y_IN_CROP",
+    "crop_to_face",
+    "draw_face_overlay",
+    "plan_face_crop",
+]
+
+Box = tuple[int, int, int, int]
+
+#: Crop height as a multiple of the face box height. The detector box spans mid-forehead to chin
+#: (about 2/3 of the head), so 3× is ~2 head heights: the whole head with hair, neck and shoulders.
+#: Tighter crops leave the model no room for head motion; looser ones shrink the mouth.
+CROP_HEIGHT_FACTOR = 3.0
+#: The crop is at least this many face widths wide, whatever the aspect asked for, so a very
+#: narrow aspect still shows both ears.
+CROP_MIN_WIDTH_FACTOR = 1.6
+#: Where the face centre lands, as a fraction of the crop height from its top. Below 0.5 so the
+#: crop extends further down (shoulders) than up, putting the eyes near the upper third.
+FACE_Y_IN_CROP = 0.42
+#: Width / height when the caller gives no aspect: square keeps the framing neutral and, unlike
+#: the source's aspect, cannot reach sideways into a neighbour in a wide group photo.
+DEFAULT_CROP_ASPECT = 1.0
+
+#: Overlay colours (RGB).
+SINGLE_FACE_COLOUR = (0, 200, 0)
+MULTI_FACE_COLOUR = (230, 30, 30)
+CROP_COLOUR = (255, 200, 0)
+
+
+def plan_face_crop(width: int, height: int, face_box: Box, aspect: float | None = None) -> Box:
+    """The crop rectangle ``(x0, y0, x1, y1)`` that :func:`crop_to_face` would cut.
+
+    Public so the UI can draw it with :func:`draw_face_overlay` before the user accepts it.
+    The rectangle keeps the requested aspect, shrinking (never growing past the image) when the
+    photo is too small, and slides rather than shrinks when the face is near an edge.
+    """
+    width, height = max(1, int(width)), max(1, int(height))
+    x0, y0, x1, y1 = (float(v) for v in face_box)
+    face_w = max(1.0, x1 - x0)
+    face_h = max(1.0, y1 - y0)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    ratio = aspect if aspect is not None and math.isfinite(aspect) and aspect > 0 else DEFAULT_CROP_ASPECT
+
+    crop_h = CROP_HEIGHT_FACTOR * face_h
+    crop_h = max(crop_h, CROP_MIN_WIDTH_FACTOR * face_w / ratio)
+    crop_w = crop_h * ratio
+    fit = min(1.0, width / crop_w, height / crop_h)
+    crop_w, crop_h = crop_w * fit, crop_h * fit
+    cw = min(width, max(1, round(crop_w)))
+    ch = min(height, max(1, round(crop_h)))
+
+    left = round(cx - cw / 2.0)
+    top = round(cy - FACE_Y_IN_CROP * ch)
+    left = min(max(left, 0), width - cw)
+    top = min(max(top, 0), height - ch)
+    return (int(left), int(top), int(left + cw), int(top + ch))
+
+
+def crop_to_face(
+    image: LoadedImage, face: Face, out_dir: str | Path, aspect: float | None = None
+) -> tuple[str, str]:
+    """Save a head-and-shoulders crop around ``face`` as a new PNG; return ``(path, message)``.
+
+    ``aspect`` is width / height (e.g. the generation preset's), or ``None`` for a square crop.
+    The file name carries a hash of the cropped pixels, so repeating the fix is idempotent and two
+    different photos with the same name do not overwrite each other in a shared folder.
+    """
+    rgb = as_rgb_uint8(image.rgb)
+    if rgb is None:
+        raise ValueError("The image is empty, so there is nothing to crop.")
+    height, width = rgb.shape[:2]
+    x0, y0, x1, y1 = plan_face_crop(width, height, face.box, aspect)
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(image.path).stem)[:60].strip("_") or "portrait"
+    digest = hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=6).hexdigest()
+    path = out / f"{stem}-face-crop-{digest}.png"
+    Image.fromarray(crop, mode="RGB").save(path, format="PNG")
+
+    cw, ch = x1 - x0, y1 - y0
+    message = (
+        f"Cropped a {cw} × {ch} px head-and-shoulders area around the face out of the "
+        f"{width} × {height} px photo and saved it as PNG"
+    )
+    if cw < MIN_SIDE_PX or ch < MIN_SIDE_PX:
+        message += (
+            f"; it is smaller than {MIN_SIDE_PX} × {MIN_SIDE_PX} px, so upscale it (e.g. with Real-ESRGAN) "
+            "or start from a larger photo."
+        )
+    else:
+        message += "."
+    return str(path), message
+
+
+def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None) -> np.ndarray:
+    """A copy of ``rgb`` with the face boxes and the planned crop drawn on it.
+
+    Green box: the single face the model will animate. Red boxes: several faces were found, so
+    the user sees which people compete. Dashed yellow: the crop the fix would make.
+    """
+    base = as_rgb_uint8(rgb)
+    if base is None:
+        return np.array(rgb, copy=True)
+    canvas = base.copy()
+    height, width = canvas.shape[:2]
+    thickness = max(1, round(max(height, width) / 300))
+    colour = SINGLE_FACE_COLOUR if len(faces) == 1 else MULTI_FACE_COLOUR
+    for face in faces:
+        x0, y0, x1, y1 = _clamp(face.box, width, height)
+        cv2.rectangle(canvas, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, thickness)
+    if crop_box is not None:
+        _dashed_rectangle(canvas, _clamp(crop_box, width, height), CROP_COLOUR, thickness)
+    return canvas
+
+
+def _clamp(box: Box, width: int, height: int) -> Box:
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, x1 = sorted((min(max(x0, 0), width), min(max(x1, 0), width)))
+    y0, y1 = sorted((min(max(y0, 0), height), min(max(y1, 0), height)))
+    return (x0, y0, x1, y1)
+
+
+def _dashed_rectangle(canvas: np.ndarray, box: Box, colour: tuple[int, int, int], thickness: int) -> None:
+    """Dashed so the crop reads as a proposal, distinct from the solid face boxes."""
+    x0, y0, x1, y1 = box
+    x1, y1 = max(x0, x1 - 1), max(y0, y1 - 1)
+    dash = max(6, 4 * thickness)
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    for (ax, ay), (bx, by) in zip(corners, corners[1:]):
+        length = max(abs(bx - ax), abs(by - ay))
+        if length == 0:
+            continue
+        for start in range(0, length, 2 * dash):
+            end = min(start + dash, length)
+            p = (round(ax + (bx - ax) * start / length), round(ay + (by - ay) * start / length))
+            q = (round(ax + (bx - ax) * end / length), round(ay + (by - ay) * end / length))
+            cv2.line(canvas, p, q, colour, thickness)
