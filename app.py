@@ -6,6 +6,7 @@ Run: ``python app.py [--host 127.0.0.1] [--port 7860] [--share] [--ckpt_dir ckpt
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import tempfile
@@ -37,6 +38,8 @@ CSS = """
 .la-problem td {background: rgba(220, 38, 38, 0.08)}
 .la-warning td {background: rgba(234, 179, 8, 0.08)}
 .la-verdict {margin: 0 0 6px 0}
+.la-badge {font-size: 0.75em; font-weight: 700; padding: 1px 5px; border-radius: 4px; color: white}
+.la-badge-ok {background: #15803d} .la-badge-warning {background: #b45309} .la-badge-problem {background: #b91c1c}
 """
 
 
@@ -67,7 +70,10 @@ class Studio:
         try:
             insp, report = self._report(prompt, image, audio, preset, advanced)
         except SettingsError as exc:
-            return f"<p class='la-verdict la-problem'><b>Settings:</b> {exc}</p>", None, f"**Settings:** {exc}"
+            return f"<p class='la-verdict la-problem'><b>Settings:</b> {html.escape(str(exc))}</p>", None, f"**Settings:** {exc}"
+        except Exception as exc:  # a bug in a check must not leave the page without an answer
+            msg = html.escape(f"The checks could not run ({type(exc).__name__}: {exc}). Try another file.")
+            return f"<p class='la-verdict la-problem'>{msg}</p>", None, ""
         overlay = None
         if insp.image is not None:
             crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
@@ -137,6 +143,20 @@ def advanced_json(preset: str, size: str, clips: float | None, steps: int, frame
     return json.dumps(values)
 
 
+def result_summary(info: dict[str, Any] | None) -> str:
+    if not info:
+        return ""
+    plan = info["plan"]
+    text = (
+        f"**Seed used: {info['seed']}** (type it into Seed under Custom to repeat this result) · "
+        f"{info['clips_done']} clip(s), {info['video_seconds']:.2f} s of video at {plan['width']}×{plan['height']}, "
+        f"made in {info['seconds']:.1f} s by the {info['backend']} backend."
+    )
+    if info["warnings"]:
+        text += f" Generated despite {len(info['warnings'])} warning(s): " + "; ".join(info["warnings"])
+    return text
+
+
 def preset_widgets(preset: str):
     """Show the chosen preset's values in the advanced widgets; open them for custom."""
     if preset == CUSTOM:
@@ -189,21 +209,22 @@ def build_app(choice: BackendChoice | None = None, output_dir: str | Path | None
                         offload = gr.Checkbox(label="CPU offload (fits smaller GPUs, slower)", value=std.offload_model)
                     adv_json = gr.Textbox(label="Settings as JSON (what the /generate API receives)", interactive=False, value=advanced_json("standard", std.size, 0, 4, 48, -1, True, False))
                 generate_btn = gr.Button("Generate", variant="primary")
+                if examples:
+                    gr.Examples(
+                        examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
+                        example_labels=[e.label for e in examples],
+                        inputs=[prompt, image, audio, preset],
+                        label="Examples — good inputs, and bad ones that show each check firing",
+                        cache_examples=False,
+                    )
+                overlay = gr.Image(label="What the checks found (face box, and the crop the video will use)", interactive=False, height=300)
             with gr.Column(scale=5):
-                plan_md = gr.Markdown(label="Plan", elem_id="plan")
-                checklist = gr.HTML(label="Checks", elem_id="checklist")
-                overlay = gr.Image(label="What the checks found (face box, and the crop the video will use)", interactive=False, height=280)
-                video = gr.Video(label="Result", interactive=False, buttons=["download"])
-                info = gr.JSON(label="Run details (seed used, plan, timings)")
-
-        if examples:
-            gr.Examples(
-                examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
-                example_labels=[e.label for e in examples],
-                inputs=[prompt, image, audio, preset],
-                label="Examples — good inputs, and bad ones that show each check firing",
-                cache_examples=False,
-            )
+                video = gr.Video(label="Result", interactive=False, buttons=["download"], height=420)
+                result_md = gr.Markdown(elem_id="result-summary")
+                with gr.Accordion("Run details (seed used, plan, timings)", open=False):
+                    info = gr.JSON(show_label=False)
+                plan_md = gr.Markdown(elem_id="plan")
+                checklist = gr.HTML(elem_id="checklist")
 
         adv_inputs = [preset, size, clips, steps, frames, seed, online, offload]
         for comp in adv_inputs:
@@ -217,14 +238,14 @@ def build_app(choice: BackendChoice | None = None, output_dir: str | Path | None
         prompt.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
         demo.load(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private")
 
-        crop_btn.click(studio.fix_crop, [image, preset, adv_json], [image, fix_msg], api_visibility="undocumented")
+        crop_btn.click(studio.fix_crop, [image, preset, adv_json], [image, fix_msg], api_visibility="undocumented", api_name="fix_crop")
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
             btn.click(lambda a, w=which: studio.fix_audio(w, a), audio, [audio, fix_msg], api_visibility="undocumented", api_name=f"fix_{which}")
 
         generate_btn.click(
             studio.generate_api, [prompt, image, audio, preset, adv_json], [video, info],
             api_name="generate", concurrency_limit=1, concurrency_id="gpu",
-        )
+        ).then(result_summary, info, result_md, api_visibility="private", queue=False)
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button("Check", visible=False)
         check_json = gr.JSON(visible=False)

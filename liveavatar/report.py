@@ -8,7 +8,7 @@ from liveavatar.checks.result import CheckResult
 from liveavatar.plan import FSDP_NOTE, GenerationPlan
 from liveavatar.presets import PRESETS, Preset
 
-_ICON = {"ok": "✅", "warning": "⚠️", "problem": "⛔"}
+_BADGE = {"ok": "OK", "warning": "WARNING", "problem": "PROBLEM"}
 
 
 def checklist_html(results: list[CheckResult]) -> str:
@@ -28,7 +28,7 @@ def checklist_html(results: list[CheckResult]) -> str:
     for r in sorted(results, key=lambda r: order[r.level]):
         fix = f"<br><small>➜ {html.escape(r.fix)}</small>" if r.fix else ""
         rows.append(
-            f"<tr class='la-{r.level}' data-check='{html.escape(r.id)}'><td>{_ICON[r.level]}</td>"
+            f"<tr class='la-{r.level}' data-check='{html.escape(r.id)}'><td><span class='la-badge la-badge-{r.level}'>{_BADGE[r.level]}</span></td>"
             f"<td><b>{html.escape(r.name)}</b>{fix}</td><td>{html.escape(r.value)}</td>"
             f"<td><small>{html.escape(r.threshold)}</small></td></tr>"
         )

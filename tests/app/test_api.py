@@ -84,12 +84,15 @@ def test_generate_with_fewer_clips_than_the_audio_and_random_seed(client):
 
 
 @pytest.mark.parametrize("name", [e.name for e in BAD])
-def test_bad_example_generation_answers_clearly_or_runs_with_warnings(client, name):
+def test_problems_block_generation_and_warnings_do_not(client, name):
     e = EXAMPLES[name]
     checks = {c["id"]: c for c in _check(client, e)}
     problems = [c for c in checks.values() if c["level"] == "problem"]
     if not problems:
-        pytest.skip("warnings only: generation is allowed")
+        video, info = client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", "", api_name="/generate")
+        assert probe_video(video["video"] if isinstance(video, dict) else video, decode=False).has_audio
+        assert info["warnings"], "the warnings that did not block are reported with the result"
+        return
     with pytest.raises(AppError) as err:
         client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", "", api_name="/generate")
     message = str(err.value)
@@ -105,5 +108,32 @@ def test_bad_settings_get_a_specific_message(client):
     e = GOOD[0]
     with pytest.raises(AppError, match="multiple of 12"):
         client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "custom", json.dumps({"infer_frames": 32}), api_name="/generate")
-    with pytest.raises(AppError, match="Unknown preset"):
+    with pytest.raises(AppError, match="ultra is not in the list of choices"):
         client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "ultra", "", api_name="/check")
+
+
+def test_one_click_audio_fixes_replace_the_input_and_the_check_passes(client):
+    quiet = next(e for e in BAD if e.expect == "audio.sample_rate")
+    before = {c["id"]: c for c in _check(client, quiet)}
+    assert before["audio.sample_rate"]["level"] == "warning" and before["audio.loudness"]["level"] == "warning"
+
+    fixed, message = client.predict(handle_file(quiet.audio), api_name="/fix_convert")
+    assert "16 kHz" in message and "restore" in message  # says plainly up-sampling can't add what 8 kHz lacks
+    fixed, message = client.predict(handle_file(fixed), api_name="/fix_loudness")
+    assert "dBFS" in message
+    after = {c["id"]: c for c in client.predict(quiet.prompt, handle_file(quiet.image), handle_file(fixed), "quick", api_name="/check")}
+    assert after["audio.sample_rate"]["level"] == "ok"
+    assert after["audio.loudness"]["level"] == "ok"
+    assert after["audio.bit_depth"]["level"] == "ok"
+
+
+def test_crop_fix_returns_a_portrait_cropped_around_the_face(client):
+    from PIL import Image
+
+    good = GOOD[0]
+    cropped, message = client.predict(handle_file(good.image), "standard", "", api_name="/fix_crop")
+    assert message
+    w, h = Image.open(cropped).size
+    assert (w, h) != Image.open(good.image).size
+    checks = {c["id"]: c for c in client.predict(good.prompt, handle_file(cropped), handle_file(good.audio), "standard", api_name="/check")}
+    assert checks["image.faces"]["level"] == "ok"
