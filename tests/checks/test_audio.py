@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,58 +17,22 @@ from hypothesis.extra import numpy as hnp
 from liveavatar.checks import audio as A
 from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
 from liveavatar.media.audio import LoadedAudio, load_audio
+from liveavatar.testing import synth
+from liveavatar.testing.synth import as_loaded
 
 IDS = [
     "audio.format", "audio.duration", "audio.silence", "audio.sample_rate", "audio.bit_depth",
     "audio.loudness", "audio.noise", "audio.clipping", "audio.channels",
 ]
 
-
-def speech_like(
-    seconds: float = 6.0,
-    sr: int = 16000,
-    level_dbfs: float = -16.0,
-    noise_dbfs: float | None = None,
-    pause_at: float | None = None,
-    pause_s: float = 0.0,
-    lead_s: float = 0.15,
-    seed: int = 0,
-) -> np.ndarray:
-    """Speech stand-in: a harmonic voice (f0 ~140 Hz) shaped into 120–220 ms syllables grouped in
-    words with short gaps, optionally a long pause at ``pause_at``, plus white noise."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / sr
-    voice = sum(0.6**k * np.sin(k * phase + k) for k in range(1, 8))
-    env = np.zeros(n)
-    pos = lead_s
-    while pos < seconds - 0.05:
-        if pause_at is not None and pause_at <= pos:
-            pos, pause_at = pos + pause_s, None
-            continue
-        for _ in range(rng.integers(2, 5)):
-            d = rng.uniform(0.12, 0.22)
-            a, b = int(pos * sr), min(n, int((pos + d) * sr))
-            if b - a > 4:
-                env[a:b] = 10 ** (rng.uniform(-3, 3) / 20) * np.hanning(b - a) ** 0.5
-            pos += d + 0.03
-        pos += rng.uniform(0.15, 0.35)
-    x = voice * env
-    x *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x[env > 0.3] ** 2))
-    if noise_dbfs is not None:
-        x = x + rng.normal(0, 10 ** (noise_dbfs / 20), n)
-    return x.astype(np.float32)
-
-
-def loaded(x: np.ndarray, sr: int = 16000, fmt: str = "WAV", subtype: str | None = "PCM_16") -> LoadedAudio:
-    return LoadedAudio(np.atleast_2d(x).astype(np.float32), sr, fmt, subtype, "test.wav")
+# Speech at -16 dBFS (a clean take passes every check), with words up to 50 ms before the end.
+speech_like = partial(synth.speech_like, level_dbfs=-16.0, tail_s=0.05)
 
 
 def at_speech_level(x: np.ndarray, target_dbfs: float, sr: int = 16000) -> np.ndarray:
     """Scale ``x`` so that analyse_audio measures ``target_dbfs`` of speech RMS."""
     for _ in range(3):
-        measured = analyse_audio(loaded(x, sr)).speech_rms_dbfs
+        measured = analyse_audio(as_loaded(x, sr)).speech_rms_dbfs
         x = (x * 10 ** ((target_dbfs - measured) / 20)).astype(np.float32)
     return x
 
@@ -97,7 +61,7 @@ def level(s: AudioStats, cid: str, **kw) -> str:
 
 
 def test_clean_recording_passes_everything() -> None:
-    s = analyse_audio(loaded(speech_like()))
+    s = analyse_audio(as_loaded(speech_like()))
     results = check_audio(s, clip_seconds=1.92, planned_seconds=19.2)
     assert [r.id for r in results] == IDS
     assert all(r.level == "ok" for r in results), [r for r in results if r.level != "ok"]
@@ -106,42 +70,39 @@ def test_clean_recording_passes_everything() -> None:
 
 def test_speech_rms_ignores_pauses() -> None:
     """Adding a long pause must not lower the speech level (it lowers the overall RMS)."""
-    plain = analyse_audio(loaded(speech_like(seconds=8)))
-    paused = analyse_audio(loaded(speech_like(seconds=8, pause_at=2.0, pause_s=3.0)))
+    plain = analyse_audio(as_loaded(speech_like(seconds=8)))
+    paused = analyse_audio(as_loaded(speech_like(seconds=8, pause_at=2.0, pause_s=3.0)))
     assert paused.speech_rms_dbfs == pytest.approx(plain.speech_rms_dbfs, abs=0.5)
     assert paused.overall_rms_dbfs < plain.overall_rms_dbfs - 1.0
     assert paused.active_fraction < plain.active_fraction
 
 
 def test_noise_floor_measures_the_pauses() -> None:
-    s = analyse_audio(loaded(speech_like(noise_dbfs=-40)))
+    s = analyse_audio(as_loaded(speech_like(noise_dbfs=-40)))
     assert s.noise_floor_dbfs == pytest.approx(-40, abs=1.0)
     assert s.speech_rms_dbfs == pytest.approx(-16, abs=1.0)
 
 
 def test_digital_silence_reads_the_floor() -> None:
-    s = analyse_audio(loaded(np.zeros(16000, np.float32)))
+    s = analyse_audio(as_loaded(np.zeros(16000, np.float32)))
     assert s.noise_floor_dbfs == A.DB_FLOOR and s.peak_dbfs == A.DB_FLOOR
     assert s.active_fraction == 0 and s.longest_silence_s == pytest.approx(1.0)
 
 
 def test_stats_fields_are_finite() -> None:
-    s = analyse_audio(loaded(speech_like(noise_dbfs=-50)))
+    s = analyse_audio(as_loaded(speech_like(noise_dbfs=-50)))
     for key, value in s.to_dict().items():
         if isinstance(value, float):
             assert math.isfinite(value), key
 
 
-def test_five_minutes_48k_stereo_is_fast() -> None:
+def test_five_minutes_48k_stereo() -> None:
+    """A long take goes through whole (its speed is measured by benchmarks/checks_speed.py)."""
     piece = speech_like(seconds=10, sr=48000, noise_dbfs=-50)
     x = np.tile(piece, 30)
-    audio = loaded(np.stack([x, 0.9 * x]), sr=48000)
-    analyse_audio(audio)  # warm-up (scipy import)
-    start = time.perf_counter()
-    s = analyse_audio(audio)
-    elapsed = time.perf_counter() - start
+    s = analyse_audio(as_loaded(np.stack([x, 0.9 * x]), sr=48000))
     assert s.duration_s == pytest.approx(300)
-    assert elapsed < 2.0
+    assert (s.sample_rate, s.channels) == (48000, 2)
 
 
 # ---- format, bit depth, sample rate, channels (on real files) -----------------------------------
@@ -219,7 +180,7 @@ def test_duration_rules(tmp_path: Path) -> None:
 
 
 def test_empty_audio_analysis() -> None:
-    s = analyse_audio(loaded(np.zeros((1, 0), np.float32)))
+    s = analyse_audio(as_loaded(np.zeros((1, 0), np.float32)))
     r = by_id(check_audio(s, clip_seconds=1.92, planned_seconds=None))
     assert r["audio.duration"].level == "problem"
     assert [x.id for x in check_audio(s, clip_seconds=1.92, planned_seconds=None)] == IDS
@@ -229,7 +190,7 @@ def test_empty_audio_analysis() -> None:
 
 
 def test_pure_silence_is_a_problem() -> None:
-    r = by_id(check_audio(analyse_audio(loaded(np.zeros(48000, np.float32))), clip_seconds=1, planned_seconds=None))
+    r = by_id(check_audio(analyse_audio(as_loaded(np.zeros(48000, np.float32))), clip_seconds=1, planned_seconds=None))
     assert r["audio.silence"].level == "problem"
     assert r["audio.loudness"].level == "ok" and "not measured" in r["audio.loudness"].value
 
@@ -238,21 +199,21 @@ def test_silence_gate_edge() -> None:
     """A steady tone 1 dB above the −50 dBFS gate is "something"; 1 dB below is silence."""
     t = np.arange(32000) / 16000
     tone = np.sin(2 * np.pi * 200 * t) * np.sqrt(2)  # RMS 1.0
-    above = analyse_audio(loaded(tone * 10 ** (-49 / 20)))
-    below = analyse_audio(loaded(tone * 10 ** (-51 / 20)))
+    above = analyse_audio(as_loaded(tone * 10 ** (-49 / 20)))
+    below = analyse_audio(as_loaded(tone * 10 ** (-51 / 20)))
     assert level(above, "audio.silence", clip=1) == "ok"
     assert level(below, "audio.silence", clip=1) == "problem"
 
 
 def test_pure_noise_is_not_silent_but_noisy() -> None:
     noise = np.random.default_rng(1).normal(0, 0.05, 16000 * 4).astype(np.float32)
-    r = by_id(check_audio(analyse_audio(loaded(noise)), clip_seconds=1, planned_seconds=None))
+    r = by_id(check_audio(analyse_audio(as_loaded(noise)), clip_seconds=1, planned_seconds=None))
     assert r["audio.silence"].level == "ok"
     assert r["audio.noise"].level == "warning"
 
 
 def test_long_pause_in_the_middle_warns() -> None:
-    s = analyse_audio(loaded(speech_like(seconds=8, pause_at=3.0, pause_s=2.0)))
+    s = analyse_audio(as_loaded(speech_like(seconds=8, pause_at=3.0, pause_s=2.0)))
     assert s.longest_silence_s == pytest.approx(2.2, abs=0.3)
     assert s.long_pause_count == 1
     r = by_id(check_audio(s, clip_seconds=1, planned_seconds=None))["audio.silence"]
@@ -260,7 +221,7 @@ def test_long_pause_in_the_middle_warns() -> None:
 
 
 def test_short_pause_is_fine() -> None:
-    s = analyse_audio(loaded(speech_like(seconds=8, pause_at=3.0, pause_s=1.0)))
+    s = analyse_audio(as_loaded(speech_like(seconds=8, pause_at=3.0, pause_s=1.0)))
     assert s.longest_silence_s < A.LONG_PAUSE_S
     assert level(s, "audio.silence") == "ok"
 
@@ -271,11 +232,11 @@ def test_pause_threshold_edge() -> None:
 
 
 def test_leading_silence_is_measured_separately() -> None:
-    s = analyse_audio(loaded(speech_like(seconds=8, lead_s=2.0)))
+    s = analyse_audio(as_loaded(speech_like(seconds=8, lead_s=2.0)))
     assert s.leading_silence_s == pytest.approx(2.0, abs=0.05)
     assert s.longest_silence_s < 1.0  # leading silence is not a pause inside the speech
     assert level(s, "audio.silence") == "ok"
-    s4 = analyse_audio(loaded(speech_like(seconds=10, lead_s=4.0)))
+    s4 = analyse_audio(as_loaded(speech_like(seconds=10, lead_s=4.0)))
     r = by_id(check_audio(s4, clip_seconds=1, planned_seconds=None))["audio.silence"]
     assert r.level == "warning" and "Trim" in r.fix
 
@@ -285,7 +246,7 @@ def test_leading_silence_is_measured_separately() -> None:
 
 @pytest.mark.parametrize(("target", "expected"), [(-17.5, "ok"), (-18.5, "warning")])
 def test_loudness_edge_end_to_end(target: float, expected: str) -> None:
-    s = analyse_audio(loaded(at_speech_level(speech_like(), target)))
+    s = analyse_audio(as_loaded(at_speech_level(speech_like(), target)))
     assert s.speech_rms_dbfs == pytest.approx(target, abs=0.05)
     r = by_id(check_audio(s, clip_seconds=1, planned_seconds=None))["audio.loudness"]
     assert r.level == expected
@@ -301,7 +262,7 @@ def test_loudness_edge_exact() -> None:
 @pytest.mark.parametrize(("noise", "expected"), [(-31.0, "ok"), (-29.0, "warning")])
 def test_noise_edge_end_to_end(noise: float, expected: str) -> None:
     # 48 kHz: 960-sample frames keep the quietest-10 % estimate within a few tenths of a dB.
-    s = analyse_audio(loaded(speech_like(sr=48000, noise_dbfs=noise), sr=48000))
+    s = analyse_audio(as_loaded(speech_like(sr=48000, noise_dbfs=noise), sr=48000))
     assert s.noise_floor_dbfs == pytest.approx(noise, abs=0.5)
     r = by_id(check_audio(s, clip_seconds=1, planned_seconds=None))["audio.noise"]
     assert r.level == expected
@@ -316,7 +277,7 @@ def test_noise_edge_exact() -> None:
 
 def test_clipped_signal_warns() -> None:
     x = np.clip(speech_like(level_dbfs=-2.0), -1.0, 1.0)
-    s = analyse_audio(loaded(x))
+    s = analyse_audio(as_loaded(x))
     assert s.clipped_fraction > 0.01
     r = by_id(check_audio(s, clip_seconds=1, planned_seconds=None))["audio.clipping"]
     assert r.level == "warning" and "cannot repair" in r.fix
@@ -325,7 +286,7 @@ def test_clipped_signal_warns() -> None:
 def test_clipping_in_one_channel_is_found() -> None:
     x = speech_like(level_dbfs=-16.0)
     clipped = np.clip(x * 8, -1, 1)
-    s = analyse_audio(loaded(np.stack([x, clipped])))
+    s = analyse_audio(as_loaded(np.stack([x, clipped])))
     assert s.clipped_fraction > A.CLIPPED_FRACTION_MAX
 
 

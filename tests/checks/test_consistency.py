@@ -13,35 +13,13 @@ from liveavatar.checks import consistency as C
 from liveavatar.checks.audio import AudioStats, analyse_audio
 from liveavatar.checks.consistency import check_consistency
 from liveavatar.checks.prompt import PROMPT_TEMPLATES
-from liveavatar.media.audio import LoadedAudio
+from liveavatar.testing.synth import as_loaded, speech_like
 
 IDS = ["consistency.emotion", "consistency.people"]
 
 
-def speech_like(seconds: float = 8.0, sr: int = 16000, level_dbfs: float = -18.0,
-                variation_db: float = 3.0, seed: int = 0) -> np.ndarray:
-    """Harmonic voice in syllables whose loudness varies uniformly by ±``variation_db``."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / sr
-    voice = sum(0.6**k * np.sin(k * phase + k) for k in range(1, 8))
-    env = np.zeros(n)
-    pos = 0.15
-    while pos < seconds - 0.3:
-        for _ in range(rng.integers(2, 5)):
-            d = rng.uniform(0.12, 0.22)
-            a, b = int(pos * sr), min(n, int((pos + d) * sr))
-            env[a:b] = 10 ** (rng.uniform(-variation_db, variation_db) / 20) * np.hanning(b - a) ** 0.5
-            pos += d + 0.03
-        pos += rng.uniform(0.15, 0.35)
-    x = voice * env
-    x *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x[env > 0.3] ** 2))
-    return x.astype(np.float32)
-
-
 def analysed(x: np.ndarray) -> AudioStats:
-    return analyse_audio(LoadedAudio(x[np.newaxis], 16000, "WAV", "PCM_16", "t.wav"))
+    return analyse_audio(as_loaded(x))
 
 
 def stats(rms: float, var: float) -> AudioStats:
@@ -61,8 +39,8 @@ def people(prompt: str, faces: int | None):
     return {r.id: r for r in check_consistency(prompt, face_count=faces, audio=None)}["consistency.people"]
 
 
-FLAT_QUIET = speech_like(level_dbfs=-30.0, variation_db=0.0)
-LOUD_LIVELY = speech_like(level_dbfs=-11.0, variation_db=12.0)  # float: peaks may pass 0 dBFS
+FLAT_QUIET = speech_like(8.0, level_dbfs=-30.0, variation_db=0.0)
+LOUD_LIVELY = speech_like(8.0, level_dbfs=-11.0, variation_db=12.0)  # float: peaks may pass 0 dBFS
 
 
 def test_synthetic_deliveries_measure_as_intended() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -160,20 +158,12 @@ def test_non_english_prompt_gets_a_hint() -> None:
     assert "English" in r.fix
 
 
-def test_twenty_thousand_words_is_fast() -> None:
+def test_twenty_thousand_words() -> None:
+    """A huge prompt is checked whole (its speed is measured by benchmarks/checks_speed.py)."""
     text = " ".join((PROMPT_TEMPLATES["vlogger"] + " nice happy sad <b>x</b> 🙂") for _ in range(170))
     assert len(text.split()) >= 20_000
-    check_prompt(text)  # warm-up
-    elapsed = min(_timed(text) for _ in range(3))
-    assert elapsed < 0.05
     r = by_id(text)
     assert r["prompt.length"].level == "warning" and r["prompt.vague_words"].value == '"nice"'
-
-
-def _timed(text: str) -> float:
-    start = time.perf_counter()
-    check_prompt(text)
-    return time.perf_counter() - start
 
 
 def test_non_string_input_does_not_raise() -> None:

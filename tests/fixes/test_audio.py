@@ -14,30 +14,7 @@ from liveavatar.checks.audio import analyse_audio, check_audio
 from liveavatar.fixes import audio as F
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
 from liveavatar.media.audio import load_audio
-
-
-def speech_like(seconds: float = 6.0, sr: int = 16000, level_dbfs: float = -18.0,
-                noise_dbfs: float | None = None, variation_db: float = 3.0, seed: int = 0) -> np.ndarray:
-    """Harmonic voice in syllables and words with pauses, plus optional white noise."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / sr
-    voice = sum(0.6**k * np.sin(k * phase + k) for k in range(1, 8))
-    env = np.zeros(n)
-    pos = 0.15
-    while pos < seconds - 0.3:
-        for _ in range(rng.integers(2, 5)):
-            d = rng.uniform(0.12, 0.22)
-            a, b = int(pos * sr), min(n, int((pos + d) * sr))
-            env[a:b] = 10 ** (rng.uniform(-variation_db, variation_db) / 20) * np.hanning(b - a) ** 0.5
-            pos += d + 0.03
-        pos += rng.uniform(0.15, 0.35)
-    x = voice * env
-    x *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x[env > 0.3] ** 2))
-    if noise_dbfs is not None:
-        x = x + rng.normal(0, 10 ** (noise_dbfs / 20), n)
-    return x.astype(np.float32)
+from liveavatar.testing.synth import speech_like
 
 
 def write(tmp_path: Path, name: str, x: np.ndarray, sr: int, subtype: str = "PCM_16") -> Path:

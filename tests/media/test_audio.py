@@ -12,25 +12,7 @@ import soundfile as sf
 
 from liveavatar.media import audio as media_audio
 from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_mono_16k, write_wav
-
-
-def speech_like(seconds: float = 3.0, sr: int = 16000, level_dbfs: float = -18.0, seed: int = 0) -> np.ndarray:
-    """Harmonic "voice" with a syllable-rate envelope and short pauses, float32 mono."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / sr
-    voice = sum(0.6**k * np.sin(k * phase + k) for k in range(1, 8))
-    env = np.zeros(n)
-    pos = min(0.15, seconds / 10)
-    while pos < seconds - 0.02:
-        d = rng.uniform(0.12, 0.22)
-        a, b = int(pos * sr), min(n, int((pos + d) * sr))
-        env[a:b] = np.hanning(b - a) ** 0.5
-        pos += d + rng.choice([0.03, 0.03, 0.3])
-    x = voice * env
-    x *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(x[env > 0.3] ** 2))
-    return x.astype(np.float32)
+from liveavatar.testing.synth import speech_like
 
 
 def ffmpeg(*args: str) -> None:
@@ -161,7 +143,7 @@ def test_non_finite_samples_rejected(tmp_path: Path, bad: float) -> None:
 
 
 def test_very_short_file_loads(tmp_path: Path) -> None:
-    sf.write(tmp_path / "short.wav", speech_like(0.1), 16000)
+    sf.write(tmp_path / "short.wav", speech_like(0.1, lead_s=0.0, tail_s=0.0), 16000)
     a = load_audio(tmp_path / "short.wav")
     assert a.duration_s == pytest.approx(0.1)
 
