@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline is the normal case: no telemetry calls
+os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging would flood the console
 
 import gradio as gr  # noqa: E402
 

@@ -238,6 +238,7 @@ def generate(
     *,
     on_clip: Callable[[int, int, float], None] | None = None,
     cancel: threading.Event | None = None,
+    file_name: str | None = None,
 ) -> GenerationResult:
     """Check, plan, run the backend clip by clip and write one MP4 with the audio.
 
@@ -252,7 +253,7 @@ def generate(
     inputs = prepare_inputs(insp.prompt, insp.image.rgb, insp.face, to_mono_16k(insp.audio), plan, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"liveavatar-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.mp4"
+    path = out / (file_name or f"liveavatar-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.mp4")
     started = time.perf_counter()
     first_clip: float | None = None
     frames = clips = 0
