@@ -1,0 +1,1 @@
+"""The real Live Avatar model, one module per part (text, VAE, audio, scheduler, ...)."""
