@@ -262,9 +262,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (reaches the network)")
     parser.add_argument("--ckpt_dir", default=None, help="folder holding Wan2.2-S2V-14B/ and LiveAvatar/ (default: $LIVEAVATAR_CKPT_DIR or ./ckpt)")
     parser.add_argument("--preview", action="store_true", help="always use the CPU preview backend")
+    parser.add_argument("--device", default=None, help="run the model on this device (default: cuda when available, else the preview)")
     parser.add_argument("--output_dir", default=None, help="where videos are written (default: the system temp folder)")
     args = parser.parse_args(argv)
-    demo = build_app(choose_backend(args.ckpt_dir, force_preview=args.preview), args.output_dir)
+    demo = build_app(choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device), args.output_dir)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
         allowed_paths=[str(ROOT / "examples")], css=CSS, footer_links=["api"],

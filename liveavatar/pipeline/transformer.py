@@ -134,8 +134,11 @@ class Rope3D:
     def __init__(self, head_dim: int, theta: float = 10000.0, fp16_tables: bool = True) -> None:
         c = head_dim // 2
         self.sizes = (c - 2 * (c // 3), c // 3, c // 3)
+        # Explicitly on the CPU: the model may be built under ``torch.device("meta")`` (weights assigned
+        # later), and these tables are not parameters that loading would replace.
         self.inv_freqs = [
-            1.0 / torch.pow(theta, torch.arange(0, 2 * n, 2, dtype=torch.float64) / (2 * n)) for n in self.sizes
+            1.0 / torch.pow(theta, torch.arange(0, 2 * n, 2, dtype=torch.float64, device="cpu") / (2 * n))
+            for n in self.sizes
         ]
         self.fp16_tables = fp16_tables
 

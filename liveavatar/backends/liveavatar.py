@@ -1,0 +1,67 @@
+"""Adapter from the app's Backend protocol to the in-process Live Avatar pipeline.
+
+The pipeline is loaded on the first generation (tens of GB at full size), not at app start, so the
+page comes up at once and checks answer while the weights load.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from liveavatar.backends.base import Clip, PreparedInputs
+from liveavatar.pipeline.checkpoint import CheckpointLayout
+from liveavatar.pipeline.pipeline import OOM_LADDER, LiveAvatarPipeline, LoadReport, PipelineError
+
+if TYPE_CHECKING:
+    from liveavatar.plan import GenerationPlan
+
+
+class LiveAvatarBackend:
+    name = "liveavatar"
+    label = "Live Avatar model (Wan2.2-S2V-14B + Live Avatar LoRA)"
+    is_preview = False
+
+    def __init__(self, layout: CheckpointLayout, device: str, *, load_lora: bool = True, lora_path: str | None = None):
+        self.layout = layout
+        self.device = device
+        self.load_lora = load_lora
+        self.lora_path = lora_path
+        self._pipeline: LiveAvatarPipeline | None = None
+        self._offload: bool | None = None
+        self.load_report: LoadReport | None = None
+        self._lock = threading.Lock()
+
+    def pipeline(self, offload_model: bool = False) -> LiveAvatarPipeline:
+        with self._lock:
+            if self._pipeline is None or self._offload != offload_model:
+                self._pipeline = None
+                self._pipeline, self.load_report = LiveAvatarPipeline.from_checkpoint(
+                    self.layout, device=self.device, load_lora=self.load_lora, lora_path=self.lora_path,
+                    offload_model=offload_model,
+                )
+                self._offload = offload_model
+            return self._pipeline
+
+    def generate(self, plan: GenerationPlan, inputs: PreparedInputs, cancel: threading.Event | None = None) -> Iterator[Clip]:
+        s = plan.settings
+        try:
+            import torch
+
+            oom = torch.cuda.OutOfMemoryError
+        except (ImportError, AttributeError):  # pragma: no cover - torch always has it
+            oom = MemoryError
+        try:
+            pipe = self.pipeline(s.offload_model)
+            for out in pipe.generate(
+                inputs.prompt, inputs.reference, inputs.audio_16k, frames_per_clip=plan.frames_per_clip,
+                num_clips=plan.num_clips, steps=s.sample_steps, seed=inputs.seed, fps=plan.fps,
+                online_decode=s.online_decode, cancel=cancel,
+            ):
+                frames = out.frames
+                if out.index == plan.num_clips - 1:
+                    frames = frames[: plan.last_clip_frames]
+                yield Clip(out.index, frames, out.timings)
+        except oom:
+            raise PipelineError(OOM_LADDER) from None

@@ -1,0 +1,109 @@
+"""Command line generation with upstream Live Avatar's argument names.
+
+    python -m liveavatar.generate --ckpt_dir ckpt --load_lora --lora_path_dmd Quark-Vision/Live-Avatar \\
+        --prompt "..." --image portrait.jpg --audio speech.wav --size 704*384 --num_clip 10 \\
+        --sample_steps 4 --infer_frames 48 --enable_online_decode --offload_model True \\
+        --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview]
+
+The same checks as the app run first; a problem stops with its fix and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from liveavatar.presets import SIZES, GenerationSettings, SettingsError, validate_settings
+
+
+def _bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m liveavatar.generate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt_dir", default=None, help="folder with Wan2.2-S2V-14B/ (default: $LIVEAVATAR_CKPT_DIR or ./ckpt)")
+    p.add_argument("--load_lora", action="store_true", help="merge the Live Avatar LoRA (upstream always does)")
+    p.add_argument("--lora_path_dmd", default=None, help="liveavatar.safetensors, or a folder / repo id holding it")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--audio", required=True)
+    p.add_argument("--size", default="704*384", choices=SIZES)
+    p.add_argument("--num_clip", type=int, default=None, help="clips to make (default: the whole audio)")
+    p.add_argument("--sample_steps", type=int, default=4)
+    p.add_argument("--infer_frames", type=int, default=48)
+    p.add_argument("--sample_guide_scale", type=float, default=0.0, help="the distilled model runs without CFG: only 0")
+    p.add_argument("--sample_solver", default="euler", choices=["euler"])
+    p.add_argument("--enable_online_decode", action="store_true")
+    p.add_argument("--offload_model", type=_bool, default=False)
+    p.add_argument("--base_seed", type=int, default=420)
+    p.add_argument("--save_file", default="output.mp4")
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--preview", action="store_true", help="use the CPU preview instead of the model")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.sample_guide_scale != 0:
+        print("error: Live Avatar is distilled to run without guidance; use --sample_guide_scale 0.", file=sys.stderr)
+        return 2
+    try:
+        settings = validate_settings(
+            GenerationSettings(
+                size=args.size, num_clip=args.num_clip, sample_steps=args.sample_steps, infer_frames=args.infer_frames,
+                seed=args.base_seed, online_decode=args.enable_online_decode, offload_model=args.offload_model,
+            )
+        )
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from liveavatar.backends import BackendUnavailable, choose_backend
+    from liveavatar.pipeline.checkpoint import CheckpointError
+    from liveavatar.pipeline.pipeline import PipelineError
+    from liveavatar.studio import InputProblemError, check_inputs, generate, inspect_inputs
+
+    try:
+        choice = choose_backend(
+            args.ckpt_dir, force_preview=args.preview, device=args.device, lora=args.lora_path_dmd,
+            load_lora=args.load_lora, require_model=not args.preview,
+        )
+    except BackendUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    insp = inspect_inputs(args.prompt, args.image, args.audio)
+    report = check_inputs(insp, settings, choice)
+    for r in report.results:
+        if r.level != "ok":
+            print(f"{r.level.upper():8} {r.name}: {r.value} (rule: {r.threshold}). {r.fix}", file=sys.stderr)
+    print(f"backend: {choice.backend.label}. {choice.reason}", file=sys.stderr)
+    plan = report.plan
+    print(
+        f"plan: {plan.width}x{plan.height} @ {plan.fps} fps, {plan.num_clips} clip(s) x {plan.frames_per_clip} frames, "
+        f"{plan.video_seconds:.2f} s", file=sys.stderr,
+    )
+    out = Path(args.save_file)
+
+    def on_clip(done: int, total: int, elapsed: float) -> None:
+        print(f"clip {done}/{total} done ({elapsed:.1f} s)", file=sys.stderr)
+
+    try:
+        result = generate(insp, settings, choice, out.parent if str(out.parent) else ".", on_clip=on_clip,
+                          cancel=threading.Event(), file_name=out.name)
+    except (InputProblemError, CheckpointError, PipelineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.video_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""The in-process Live Avatar pipeline: load the checkpoint, then stream clips block by block.
+
+Order of work, one obvious place for each (as diffusers' pipelines): :meth:`check_inputs`,
+:meth:`encode_prompt`, :meth:`encode_audio`, :meth:`prepare_latents`, the denoising loop in
+:meth:`generate` (blocks of 3 latent frames, one KV cache per denoising step, the reference +
+motion "sink" prefilled once at t = 0), and :meth:`decode` per clip.
+
+Deliberate differences from upstream's ``causal_s2v_pipeline.py`` (read for the order of operations):
+
+* The first clip keeps all its frames. Upstream drops the first 3 decoded frames of clip 0, so its
+  video is 3 frames shorter than ``clips × infer_frames`` and its lips lead the muxed audio by
+  120 ms; we keep them so the plan's frame count and the audio line up exactly.
+* The sink keeps the user's reference for the whole video. With online decode upstream replaces the
+  reference by the first generated latent frame after clip 0 and prefills again; we don't, so online
+  and offline decode produce the same video.
+* The reference frame's random RoPE time shift is drawn from ``random.Random(seed)``, so the same
+  seed gives the same video.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from liveavatar.pipeline.audio import AudioEncoder, to_video_frames
+from liveavatar.pipeline.checkpoint import CheckpointLayout, find_checkpoint, verify_checkpoint
+from liveavatar.pipeline.config import S2VConfig
+from liveavatar.pipeline.lora import LoraReport, load_lora_file, merge_lora
+from liveavatar.pipeline.scheduler import make_scheduler
+from liveavatar.pipeline.text import TextEncoder
+from liveavatar.pipeline.transformer import (
+    CausalS2VTransformer,
+    KVCache,
+    load_dit_state_dict,
+    sample_ref_rope_shift,
+)
+from liveavatar.pipeline.vae import OnlineDecoder, VideoVAE
+
+LORA_RANK = 128
+LORA_ALPHA = 64
+REF_REPEATS = 5  # upstream encodes the reference as 5 identical frames and keeps the second latent
+
+OOM_LADDER = (
+    "The GPU ran out of memory. Try, in this order: a smaller size (384*256), 36 frames per clip "
+    "(the guide's 32 rounded to the model's blocks of 12), online decode on, then CPU offload "
+    "(--offload_model True; slower)."
+)
+
+
+class PipelineError(RuntimeError):
+    """A failure with a message meant for the user."""
+
+
+@dataclass
+class LoadReport:
+    """What loading did: where the weights came from and what the LoRA changed."""
+
+    layout: CheckpointLayout
+    lora: LoraReport | None
+    dit_parameters: int
+    device: str
+    dtype: str
+
+    def summary(self) -> str:
+        lora = self.lora.summary() if self.lora else "LoRA not loaded"
+        return f"DiT {self.dit_parameters / 1e9:.2f} B parameters on {self.device} ({self.dtype}); {lora}"
+
+
+@dataclass
+class ClipOutput:
+    """One clip's frames (uint8 [T, H, W, 3]) and how long each stage took."""
+
+    index: int
+    frames: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _load_dit(layout: CheckpointLayout, config: S2VConfig) -> CausalS2VTransformer:
+    """Build on the meta device and assign the shards' tensors: no second full-size copy in memory."""
+    with torch.device("meta"):
+        model = CausalS2VTransformer(config)
+    state: dict[str, torch.Tensor] = {}
+    for shard in layout.dit_shards():
+        with safe_open(str(shard), framework="pt") as f:
+            for key in f.keys():
+                state[key] = f.get_tensor(key)
+    load_dit_state_dict(model, state, assign=True)
+    return model
+
+
+def _resolve_lora(lora_path: str | Path | None, layout: CheckpointLayout) -> Path:
+    """Upstream's ``--lora_path_dmd`` is a file, a folder or the repo id ``Quark-Vision/Live-Avatar``;
+    a repo id resolves to the copy the checkpoint finder located (never a download)."""
+    if not lora_path:
+        return layout.lora_file
+    path = Path(lora_path).expanduser()
+    if path.is_dir():
+        path = path / layout.lora_file.name
+    if path.is_file():
+        return path
+    if str(lora_path).count("/") == 1 and not Path(lora_path).exists() and layout.lora_file.is_file():
+        return layout.lora_file
+    raise PipelineError(f"LoRA file not found: {lora_path}. Give the path of liveavatar.safetensors or its folder.")
+
+
+class LiveAvatarPipeline:
+    def __init__(
+        self,
+        transformer: CausalS2VTransformer,
+        text_encoder: TextEncoder,
+        vae: VideoVAE,
+        audio_encoder: AudioEncoder,
+        *,
+        device: torch.device | str,
+        dtype: torch.dtype,
+        offload_model: bool = False,
+    ):
+        self.transformer = transformer
+        self.text_encoder = text_encoder
+        self.vae = vae
+        self.audio_encoder = audio_encoder
+        self.config: S2VConfig = transformer.config
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.offload_model = offload_model
+        self._lock = threading.Lock()  # one generation at a time per loaded model
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_checkpoint(
+        cls,
+        ckpt: str | Path | CheckpointLayout | None = None,
+        *,
+        device: str | torch.device = "cuda",
+        dtype: torch.dtype | None = None,
+        load_lora: bool = True,
+        lora_path: str | Path | None = None,
+        offload_model: bool = False,
+    ) -> tuple[LiveAvatarPipeline, LoadReport]:
+        """Verify every file first (naming what is missing or broken), then load and merge the LoRA."""
+        layout = ckpt if isinstance(ckpt, CheckpointLayout) else find_checkpoint(None if ckpt is None else str(ckpt))
+        verify_checkpoint(layout).raise_if_broken()
+        device = torch.device(device)
+        dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+        config = S2VConfig.from_json(layout.config)
+        model = _load_dit(layout, config)
+        lora_report = None
+        if load_lora:
+            lora_file = _resolve_lora(lora_path, layout)
+            lora_report = merge_lora(model, load_lora_file(lora_file), rank=None, alpha=LORA_ALPHA)
+        model = model.to(device="cpu" if offload_model else device, dtype=dtype).eval().requires_grad_(False)
+        text = TextEncoder.from_checkpoint(layout.wan_dir, device="cpu", dtype=dtype, text_len=config.text_len)
+        vae = VideoVAE.from_checkpoint(layout.vae, device=device, dtype=torch.float32)
+        audio = AudioEncoder.from_checkpoint(layout.wan_dir, device=device, dtype=torch.float32)
+        pipe = cls(model, text, vae, audio, device=device, dtype=dtype, offload_model=offload_model)
+        params = sum(p.numel() for p in model.parameters())
+        return pipe, LoadReport(layout, lora_report, params, str(device), str(dtype).replace("torch.", ""))
+
+    # ------------------------------------------------------------------ steps
+    def check_inputs(self, reference: np.ndarray, audio_16k: np.ndarray, frames_per_clip: int, steps: int) -> None:
+        fpb = self.config.num_frames_per_block
+        if frames_per_clip % (4 * fpb):
+            raise PipelineError(f"Frames per clip must be a multiple of {4 * fpb}; got {frames_per_clip}.")
+        if reference.ndim != 3 or reference.shape[2] != 3 or reference.dtype != np.uint8:
+            raise PipelineError("The reference must be an RGB uint8 image.")
+        h, w = reference.shape[:2]
+        if h % 64 or w % 64:
+            raise PipelineError(f"Width and height must be multiples of 64; got {w}x{h}.")
+        if audio_16k.ndim != 1 or len(audio_16k) < 400:
+            raise PipelineError("The audio must be mono 16 kHz and at least 25 ms long.")
+        make_scheduler(steps)  # raises a clear message for unsupported step counts
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """UMT5 runs where the DiT runs, then goes back to the CPU (it is ~11 GB at full size)."""
+        self.text_encoder.model.to(self.device)
+        try:
+            context = self.text_encoder.encode([prompt])
+        finally:
+            self.text_encoder.offload()
+        return context.to(self.device, self.dtype)
+
+    def encode_audio(self, audio_16k: np.ndarray, num_frames: int, fps: int) -> torch.Tensor:
+        """wav2vec2 hidden states resampled to one feature per video frame: ``[1, layers, dim, frames]``."""
+        feats = self.audio_encoder.extract(audio_16k)
+        per_frame = to_video_frames(feats, fps=fps, num_frames=num_frames)  # [layers, frames, dim]
+        return per_frame.permute(0, 2, 1).unsqueeze(0).to(self.device, self.dtype)
+
+    def prepare_latents(self, reference: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reference latent, the 73-frame motion history (the reference repeated, as upstream) and its latents."""
+        pixels = torch.from_numpy(reference).permute(2, 0, 1).float().div(127.5).sub(1.0)
+        pixels = pixels[None, :, None].to(self.device)  # [1, 3, 1, H, W]
+        ref_latents = self.vae.encode(pixels.repeat(1, 1, REF_REPEATS, 1, 1))[:, :, 1:]
+        history = pixels.repeat(1, 1, self.config.motion_frames, 1, 1)
+        motion_latents = self.vae.encode(history)
+        return ref_latents.to(self.dtype), motion_latents.to(self.dtype), history
+
+    def decode(self, decoder: OnlineDecoder, clip_latents: torch.Tensor) -> np.ndarray:
+        frames = decoder.push(clip_latents.float())  # [1, 3, F, H, W] in [-1, 1]
+        return frames[0].permute(1, 2, 3, 0).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: str,
+        reference: np.ndarray,
+        audio_16k: np.ndarray,
+        *,
+        frames_per_clip: int = 48,
+        num_clips: int = 1,
+        steps: int = 4,
+        seed: int = 420,
+        fps: int = 25,
+        online_decode: bool = True,
+        cancel: threading.Event | None = None,
+        on_step: Callable[[int, int, int, int], None] | None = None,
+    ) -> Iterator[ClipOutput]:
+        """Yield ``num_clips`` clips of ``frames_per_clip`` frames, in order.
+
+        Stops between blocks once ``cancel`` is set. ``on_step(clip, block, step, steps)`` is called
+        after each denoising step (progress and ETA are built on it).
+        """
+        import time
+
+        self.check_inputs(reference, audio_16k, frames_per_clip, steps)
+        with self._lock:
+            t0 = time.perf_counter()
+            context = self.encode_prompt(prompt)
+            audio = self.encode_audio(audio_16k, num_clips * frames_per_clip, fps)
+            ref_latents, motion_latents, history = self.prepare_latents(reference)
+            decoder = OnlineDecoder(self.vae, history, frames_per_clip, self.config.motion_frames, first_clip_trim=0)
+            prep_s = time.perf_counter() - t0
+
+            if self.offload_model:
+                self.transformer.to(self.device)
+            fpb = self.config.num_frames_per_block
+            lat_t = frames_per_clip // 4
+            num_blocks = lat_t // fpb
+            _, _, _, lat_h, lat_w = ref_latents.shape
+            caches = [
+                KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=self.device)
+                for _ in range(steps)
+            ]
+            self.transformer.prefill_sink(ref_latents, motion_latents, context, caches[0])
+            for cache in caches[1:]:
+                cache.share_sink_from(caches[0])
+            scheduler = make_scheduler(steps, device=self.device)
+            rope_rng = random.Random(seed)
+            pending: list[tuple[int, torch.Tensor, float]] = []
+
+            for r in range(num_clips):
+                t_clip = time.perf_counter()
+                generator = torch.Generator(device=self.device).manual_seed(seed + r)
+                noise = torch.randn((1, self.config.in_dim, lat_t, lat_h, lat_w), generator=generator,
+                                    device=self.device, dtype=torch.float32)
+                clip_audio = audio[..., r * frames_per_clip : (r + 1) * frames_per_clip]
+                blocks = []
+                for b in range(num_blocks):
+                    if cancel is not None and cancel.is_set():
+                        return
+                    block_index = r * num_blocks + b
+                    shift = sample_ref_rope_shift(block_index * fpb, rope_rng)
+                    x = noise[:, :, b * fpb : (b + 1) * fpb]
+                    block_audio = clip_audio[..., b * fpb * 4 : (b + 1) * fpb * 4]
+                    scheduler.set_timesteps(steps, device=self.device)
+                    for i, t in enumerate(scheduler.timesteps):
+                        flow = self.transformer.forward_block(
+                            x.to(self.dtype), t.expand(1).float(), context, block_audio, caches[i],
+                            block_index=block_index, write_cache=True, ref_rope_shift=shift,
+                        )
+                        x = scheduler.step(flow.float(), t, x, return_dict=False)[0]
+                        if on_step:
+                            on_step(r, b, i + 1, steps)
+                    blocks.append(x)
+                clip_latents = torch.cat(blocks, dim=2)
+                denoise_s = time.perf_counter() - t_clip
+                if online_decode:
+                    yield self._decoded(decoder, r, clip_latents, denoise_s, prep_s if r == 0 else 0.0)
+                else:
+                    pending.append((r, clip_latents.cpu(), denoise_s))
+            for r, clip_latents, denoise_s in pending:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield self._decoded(decoder, r, clip_latents.to(self.device), denoise_s, prep_s if r == 0 else 0.0)
+
+    def _decoded(self, decoder: OnlineDecoder, r: int, latents: torch.Tensor, denoise_s: float, prep_s: float) -> ClipOutput:
+        import time
+
+        t = time.perf_counter()
+        if self.offload_model:
+            self.transformer.to("cpu")
+        frames = self.decode(decoder, latents)
+        if self.offload_model:
+            self.transformer.to(self.device)
+        return ClipOutput(r, frames, {"prepare_s": prep_s, "denoise_s": denoise_s, "decode_s": time.perf_counter() - t})

@@ -1,0 +1,72 @@
+"""The CLI, run as a user runs it, on the tiny checkpoint (real pipeline on the CPU) and on the preview."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from liveavatar.media.video import probe_video
+from liveavatar.testing.tiny_checkpoint import write_tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT / "examples" / "media"
+PROMPT = "A woman with short brown hair in an orange flight suit, speaking calmly in a studio, documentary style."
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="module")
+def small_portrait(tmp_path_factory):
+    """64×64 keeps the VAE fast on a CPU; the plan then makes a 64×64 video (warnings, no problems)."""
+    path = tmp_path_factory.mktemp("img") / "portrait64.png"
+    Image.open(MEDIA / "portrait.png").resize((64, 64), Image.LANCZOS).save(path)
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "liveavatar.generate", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_cli_runs_the_real_pipeline_on_the_tiny_checkpoint(ckpt, small_portrait, tmp_path):
+    out = tmp_path / "out.mp4"
+    r = _cli("--ckpt_dir", str(ckpt), "--load_lora", "--lora_path_dmd", "Quark-Vision/Live-Avatar",
+             "--prompt", PROMPT, "--image", str(small_portrait), "--audio", str(MEDIA / "speech.wav"),
+             "--size", "384*256", "--num_clip", "2", "--sample_steps", "4", "--infer_frames", "12",
+             "--enable_online_decode", "--offload_model", "False", "--base_seed", "420",
+             "--save_file", str(out), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "Live Avatar model" in r.stderr
+    v = probe_video(out)
+    assert (v.width, v.height) == (64, 64)
+    assert v.fps == pytest.approx(25, abs=0.01)
+    assert v.frame_count == 24 and v.has_audio
+    assert abs(v.audio_duration_s - 24 / 25) < 0.07
+
+
+def test_cli_preview_and_problems(small_portrait, tmp_path):
+    out = tmp_path / "p.mp4"
+    r = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--audio", str(MEDIA / "speech.wav"),
+             "--size", "384*256", "--num_clip", "1", "--infer_frames", "24", "--save_file", str(out))
+    assert r.returncode == 0, r.stderr
+    assert probe_video(out).frame_count == 24
+    bad = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "no_face.png"), "--audio", str(MEDIA / "speech.wav"),
+               "--save_file", str(tmp_path / "x.mp4"))
+    assert bad.returncode == 2 and "Faces" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_without_weights_says_where_it_looked(tmp_path):
+    r = _cli("--ckpt_dir", str(tmp_path / "nothing"), "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"),
+             "--audio", str(MEDIA / "speech.wav"), "--device", "cpu")
+    assert r.returncode == 2
+    assert "nothing" in r.stderr and "Traceback" not in r.stderr
+    assert "--infer_frames 32" not in r.stderr
+    bad = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--audio", str(MEDIA / "speech.wav"),
+               "--infer_frames", "32")
+    assert bad.returncode == 2 and "nearest valid value is 36" in bad.stderr
