@@ -19,11 +19,12 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging would 
 
 import gradio as gr  # noqa: E402
 
-from liveavatar.backends import BackendChoice, choose_backend  # noqa: E402
+from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend  # noqa: E402
 from liveavatar.checks.prompt import BAD_PROMPT_EXAMPLE, GOOD_PROMPT_EXAMPLE, PROMPT_TEMPLATES  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness  # noqa: E402
 from liveavatar.fixes.image import crop_to_face, draw_face_overlay  # noqa: E402
+from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download  # noqa: E402
 from liveavatar.prepare import crop_box_in_source  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES, SettingsError, resolve_settings  # noqa: E402
 from liveavatar.report import checklist_html, plan_markdown, preset_for  # noqa: E402
@@ -47,9 +48,11 @@ CSS = """
 class Studio:
     """The handlers behind the widgets; one instance per launched app, holding its caches."""
 
-    def __init__(self, choice: BackendChoice, output_dir: Path):
+    def __init__(self, choice: BackendChoice, output_dir: Path, ckpt_dir: str | None = None, device: str | None = None):
         self.choice = choice
         self.output_dir = output_dir
+        self.ckpt_dir = ckpt_dir
+        self.device = device
         self.cache = InputCache()
 
     # --- checks and plan ------------------------------------------------------------------
@@ -131,6 +134,23 @@ class Studio:
         gr.Info(message)
         return path, message
 
+    # --- model weights ----------------------------------------------------------------------
+    def download_weights(self, progress: gr.Progress = gr.Progress()) -> str:
+        """Only runs when the user presses the button; offline it fails at once with the reason."""
+        target = Path(self.ckpt_dir or os.environ.get(CKPT_ENV, "ckpt"))
+        try:
+            plan = plan_download(timeout=10)
+            gr.Info(f"Downloading {plan.describe()} to {target}")
+
+            def report(message: str, done: int, total: int) -> None:
+                progress((done, total) if total else None, desc=message)
+
+            download_checkpoint(target, report, timeout=10)
+        except (DownloadError, CheckpointError) as exc:
+            raise gr.Error(str(exc), duration=None) from None
+        self.choice = choose_backend(target, device=self.device)
+        return f"Downloaded to {target}. **Now running:** {self.choice.backend.label}. {self.choice.reason}"
+
     def _fix_dir(self) -> Path:
         d = Path(tempfile.mkdtemp(prefix="fix-", dir=self.output_dir))
         return d
@@ -170,11 +190,16 @@ def preset_widgets(preset: str):
     )
 
 
-def build_app(choice: BackendChoice | None = None, output_dir: str | Path | None = None) -> gr.Blocks:
-    choice = choice or choose_backend()
+def build_app(
+    choice: BackendChoice | None = None,
+    output_dir: str | Path | None = None,
+    ckpt_dir: str | None = None,
+    device: str | None = None,
+) -> gr.Blocks:
+    choice = choice or choose_backend(ckpt_dir, device=device)
     out = Path(output_dir or Path(tempfile.gettempdir()) / "liveavatar-studio")
     out.mkdir(parents=True, exist_ok=True)
-    studio = Studio(choice, out)
+    studio = Studio(choice, out, ckpt_dir, device)
     examples = load_examples(ROOT / "examples")
     std = PRESETS["standard"].settings
 
@@ -183,7 +208,15 @@ def build_app(choice: BackendChoice | None = None, output_dir: str | Path | None
             "# Live Avatar Studio\nGive a **prompt**, a **portrait** and a **speech recording**; get a lip-synced video "
             "of that person talking. Inputs are checked before anything runs."
         )
-        gr.Markdown(f"**Running:** {choice.backend.label}. {choice.reason}", elem_id="backend-banner")
+        banner = gr.Markdown(f"**Running:** {choice.backend.label}. {choice.reason}", elem_id="backend-banner")
+        if choice.backend.is_preview:
+            with gr.Accordion("Model weights (about 50 GB; needs internet and a GPU with 80 GB)", open=False):
+                gr.Markdown(
+                    "The real model needs Wan2.2-S2V-14B and the Live Avatar LoRA on disk. Point the app at them with "
+                    f"`--ckpt_dir` or `{CKPT_ENV}`, or download them here (sizes are shown before anything is fetched)."
+                )
+                download_btn = gr.Button("Download the model weights", size="sm")
+            download_btn.click(studio.download_weights, None, banner, api_name="download_weights", concurrency_limit=1)
         with gr.Row():
             with gr.Column(scale=5):
                 prompt = gr.Textbox(label="Prompt", lines=6, max_lines=14, placeholder="Character, action, environment, style — 100–200 words.")
@@ -265,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="run the model on this device (default: cuda when available, else the preview)")
     parser.add_argument("--output_dir", default=None, help="where videos are written (default: the system temp folder)")
     args = parser.parse_args(argv)
-    demo = build_app(choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device), args.output_dir)
+    demo = build_app(choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device), args.output_dir, args.ckpt_dir, args.device)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
         allowed_paths=[str(ROOT / "examples")], css=CSS, footer_links=["api"],

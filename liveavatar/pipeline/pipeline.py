@@ -13,8 +13,8 @@ Deliberate differences from upstream's ``causal_s2v_pipeline.py`` (read for the 
 * The sink keeps the user's reference for the whole video. With online decode upstream replaces the
   reference by the first generated latent frame after clip 0 and prefills again; we don't, so online
   and offline decode produce the same video.
-* The reference frame's random RoPE time shift is drawn from ``random.Random(seed)``, so the same
-  seed gives the same video.
+* The reference frame's random RoPE time shift is drawn, like upstream, anew for every forward call,
+  but from ``random.Random(seed)``, so the same seed gives the same video.
 """
 
 from __future__ import annotations
@@ -266,11 +266,12 @@ class LiveAvatarPipeline:
                     if cancel is not None and cancel.is_set():
                         return
                     block_index = r * num_blocks + b
-                    shift = sample_ref_rope_shift(block_index * fpb, rope_rng)
                     x = noise[:, :, b * fpb : (b + 1) * fpb]
                     block_audio = clip_audio[..., b * fpb * 4 : (b + 1) * fpb * 4]
                     scheduler.set_timesteps(steps, device=self.device)
                     for i, t in enumerate(scheduler.timesteps):
+                        # Upstream draws the reference's RoPE shift anew in every forward call.
+                        shift = sample_ref_rope_shift(block_index * fpb, rope_rng)
                         flow = self.transformer.forward_block(
                             x.to(self.dtype), t.expand(1).float(), context, block_audio, caches[i],
                             block_index=block_index, write_cache=True, ref_rope_shift=shift,

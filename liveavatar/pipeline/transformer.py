@@ -26,7 +26,8 @@ Decisions the upstream facts leave open (all documented where they are implement
    ``max(0, block_frame - (30 - randint(4, 30)))`` with Python's global ``random`` (zero for the first
    block). We make it an explicit argument ``ref_rope_shift`` (default ``0`` = deterministic, the
    reference stays at time 30) and provide :func:`sample_ref_rope_shift` which reproduces upstream's
-   distribution from a *seeded* ``random.Random`` – the pipeline decides which to use.
+   distribution from a *seeded* ``random.Random`` – the pipeline draws it per forward call (per step),
+   as upstream does.
 2. **bf16 rounding of the cross-attention input.** Upstream computes ``norm3(x.to(bfloat16))`` even in
    fp32 runs (the LayerNorm input *and* output are bf16 there). We reproduce this by default
    (``S2VConfig.bf16_cross_attn_input=True``); set it to ``False`` for a pure-fp32 path.

@@ -26,7 +26,8 @@ def launched_app(out: Path, *args: str):
     """Start ``python app.py`` on a free loopback port; yield its URL; stop it afterwards."""
     port = _free_port()
     log = open(out / "server.log", "w")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    # HF_ENDPOINT points at a closed loopback port: any attempt to reach the Hub fails at once.
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--output_dir", str(out), *args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -137,3 +137,13 @@ def test_crop_fix_returns_a_portrait_cropped_around_the_face(client):
     assert (w, h) != Image.open(good.image).size
     checks = {c["id"]: c for c in client.predict(good.prompt, handle_file(cropped), handle_file(good.audio), "standard", api_name="/check")}
     assert checks["image.faces"]["level"] == "ok"
+
+
+def test_download_button_offline_fails_fast_with_the_reason(client):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(AppError, match="cannot reach the Hugging Face Hub"):
+        client.predict(api_name="/download_weights")
+    assert time.monotonic() - started < 30
+    assert _check(client, GOOD[0])  # still serving
