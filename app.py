@@ -25,6 +25,7 @@ from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness  # noqa: E402
 from liveavatar.fixes.image import crop_to_face, draw_face_overlay  # noqa: E402
 from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download  # noqa: E402
+from liveavatar.pipeline.pipeline import PipelineError  # noqa: E402
 from liveavatar.prepare import crop_box_in_source  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES, SettingsError, resolve_settings  # noqa: E402
 from liveavatar.report import checklist_html, plan_markdown, preset_for  # noqa: E402
@@ -104,7 +105,9 @@ class Studio:
                 progress((done, total), desc=f"Clip {done} of {total} ({elapsed:.0f} s)", unit="clips")
 
             result = generate(insp, settings, self.choice, self.output_dir, on_clip=on_clip, cancel=threading.Event())
-        except (SettingsError, InputProblemError) as exc:
+        except (SettingsError, InputProblemError, CheckpointError) as exc:
+            raise gr.Error(str(exc), duration=None) from None
+        except PipelineError as exc:  # includes the out-of-memory ladder
             raise gr.Error(str(exc), duration=None) from None
         except MemoryError:
             raise gr.Error("Out of memory. Try the quick preset or a smaller size.", duration=None) from None

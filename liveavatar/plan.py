@@ -19,7 +19,7 @@ WAV2VEC_PARAMS = 0.315e9        # wav2vec2-large-xlsr-53
 VAE_PARAMS = 0.127e9            # Wan 2.1 VAE, kept in fp32
 NUM_LAYERS = 40
 DIM = 5120
-SINK_TOKENS = 2800              # upstream's conditioning ("sink") cache length per layer
+SINK_TOKENS = 2800              # upstream's conditioning ("sink") cache length per layer (an upper bound)
 GB = 1e9
 
 # Arithmetic for the time estimate (issue 7): ≈ 24 GFLOP per token per step in the linear layers,
@@ -101,11 +101,13 @@ class GenerationPlan:
 
 
 def _memory_parts(s: GenerationSettings, width: int, height: int, num_clips: int) -> dict[str, float]:
-    """Peak GPU memory on one GPU in bf16, by part (GB). Upstream's layout: one KV cache per step."""
+    """Peak GPU memory on one GPU in bf16, by part (GB), for our pipeline's layout (as upstream's:
+    one KV cache per denoising step)."""
     tokens_per_frame = (height // 16) * (width // 16)
     latent_frames = s.infer_frames // 4
     clip_tokens = latent_frames * tokens_per_frame
-    kv_bytes = NUM_LAYERS * 2 * s.sample_steps * (clip_tokens + SINK_TOKENS) * DIM * 2
+    # one noisy-token cache per denoising step, plus the sink (reference + motion) shared by all steps
+    kv_bytes = NUM_LAYERS * 2 * (s.sample_steps * clip_tokens + SINK_TOKENS) * DIM * 2
     block_tokens = 3 * tokens_per_frame
     activations = block_tokens * (13824 + 4 * DIM) * 2 * 2   # FFN hidden + q/k/v/o, double-buffered
     parts = {

@@ -6,12 +6,11 @@ import cv2
 import numpy as np
 
 from liveavatar.backends.base import PreparedInputs
-from liveavatar.faces import Face
+from liveavatar.faces import Box, Face
 from liveavatar.plan import GenerationPlan
 
 AUDIO_RATE = 16_000
 
-Box = tuple[int, int, int, int]
 
 
 def cover_transform(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float]:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from liveavatar.checks.image import MIN_SIDE_PX
-from liveavatar.faces import Face, as_rgb_uint8
+from liveavatar.faces import Box, Face, as_rgb_uint8
 from liveavatar.media.image import LoadedImage
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "plan_face_crop",
 ]
 
-Box = tuple[int, int, int, int]
 
 #: Crop height as a multiple of the face box height. The detector box spans mid-forehead to chin
 #: (about 2/3 of the head), so 3× is ~2 head heights: the whole head with hair, neck and shoulders.
