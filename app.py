@@ -1,16 +1,16 @@
-"""Live Avatar Studio — the Gradio app. Layout and wiring only; the logic lives in ``liveavatar/``.
+"""Live Avatar Studio — the Gradio app. Layout and wiring only; the handlers live in
+``liveavatar/ui/handlers.py`` and the work in ``liveavatar/``.
 
-Run: ``python app.py [--host 127.0.0.1] [--port 7860] [--share] [--ckpt_dir ckpt] [--preview]``.
+Run: ``python app.py [--host 127.0.0.1] [--port 7860] [--share] [--ckpt_dir ckpt] [--preview]``;
+``python app.py --help`` lists the hosting options (queue size, concurrency, limits, retention).
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +20,22 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging would 
 import gradio as gr  # noqa: E402
 
 from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend  # noqa: E402
-from liveavatar.checks.prompt import BAD_PROMPT_EXAMPLE, GOOD_PROMPT_EXAMPLE, PROMPT_TEMPLATES  # noqa: E402
+from liveavatar.prompt_builder import TEMPLATES as BUILDER_TEMPLATES  # noqa: E402
+from liveavatar.prompt_builder import PromptParts, compose  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
-from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness  # noqa: E402
-from liveavatar.fixes.image import crop_to_face, draw_face_overlay  # noqa: E402
-from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download  # noqa: E402
-from liveavatar.pipeline.pipeline import PipelineError  # noqa: E402
-from liveavatar.prepare import crop_box_in_source  # noqa: E402
-from liveavatar.presets import CUSTOM, PRESETS, SIZES, SettingsError, resolve_settings  # noqa: E402
-from liveavatar.report import checklist_html, plan_markdown, preset_for  # noqa: E402
-from liveavatar.studio import InputCache, InputProblemError, check_inputs, generate  # noqa: E402
+from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
+from liveavatar.studio import Limits  # noqa: E402
+from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, result_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 PRESET_CHOICES = [(p.label, p.key) for p in PRESETS.values()] + [("Custom (advanced settings)", CUSTOM)]
 FRAME_CHOICES = [12, 24, 36, 48, 60, 72, 84, 96]
-TEMPLATES = {"Good example (guide)": GOOD_PROMPT_EXAMPLE, "Bad example (guide)": BAD_PROMPT_EXAMPLE, **PROMPT_TEMPLATES}
+BUILDER_FIELDS = (
+    ("Character", "gender, age, hair, clothing — e.g. a young woman with long black hair in a blue suit"),
+    ("Action / state", "pose, gestures, emotion — e.g. smiling warmly and gesturing while speaking"),
+    ("Environment", "background, lighting, depth of field — e.g. a modern office, soft light"),
+    ("Style", "a film or art reference — e.g. cinematic, like a corporate video"),
+)
 CSS = """
 .la-checklist {width: 100%; border-collapse: collapse; font-size: 0.92em}
 .la-checklist td, .la-checklist th {padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top}
@@ -46,119 +47,6 @@ CSS = """
 """
 
 
-class Studio:
-    """The handlers behind the widgets; one instance per launched app, holding its caches."""
-
-    def __init__(self, choice: BackendChoice, output_dir: Path, ckpt_dir: str | None = None, device: str | None = None):
-        self.choice = choice
-        self.output_dir = output_dir
-        self.ckpt_dir = ckpt_dir
-        self.device = device
-        self.cache = InputCache()
-
-    # --- checks and plan ------------------------------------------------------------------
-    def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
-        settings = resolve_settings(preset, advanced)
-        insp = self.cache.inspect(prompt, image, audio)
-        return insp, check_inputs(insp, settings, self.choice)
-
-    def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
-        """The checklist as JSON: a list of {id, name, level, value, threshold, fix}."""
-        try:
-            _, report = self._report(prompt, image, audio, preset, None)
-        except SettingsError as exc:
-            raise gr.Error(str(exc)) from None
-        return report.to_list()
-
-    def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
-        """Live checklist, annotated portrait and plan for the page (not part of the public API)."""
-        try:
-            insp, report = self._report(prompt, image, audio, preset, advanced)
-        except SettingsError as exc:
-            return f"<p class='la-verdict la-problem'><b>Settings:</b> {html.escape(str(exc))}</p>", None, f"**Settings:** {exc}"
-        except Exception as exc:  # a bug in a check must not leave the page without an answer
-            msg = html.escape(f"The checks could not run ({type(exc).__name__}: {exc}). Try another file.")
-            return f"<p class='la-verdict la-problem'>{msg}</p>", None, ""
-        overlay = None
-        if insp.image is not None:
-            crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
-            overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
-        return checklist_html(report.results), overlay, plan_markdown(report.plan, self.choice.reason, preset_for(preset))
-
-    # --- generation ---------------------------------------------------------------------------
-    def generate_api(
-        self,
-        prompt: str,
-        image: str | None,
-        audio: str | None,
-        preset: str = "standard",
-        advanced: str | None = "",
-        progress: gr.Progress = gr.Progress(),
-    ) -> tuple[str, dict[str, Any]]:
-        """Returns (video, {seed, plan, timings…}). Problems come back as a clear error, never a traceback."""
-        try:
-            settings = resolve_settings(preset, advanced)
-            insp = self.cache.inspect(prompt, image, audio)
-            progress(0, desc="Starting")
-
-            def on_clip(done: int, total: int, elapsed: float) -> None:
-                progress((done, total), desc=f"Clip {done} of {total} ({elapsed:.0f} s)", unit="clips")
-
-            result = generate(insp, settings, self.choice, self.output_dir, on_clip=on_clip, cancel=threading.Event())
-        except (SettingsError, InputProblemError, CheckpointError) as exc:
-            raise gr.Error(str(exc), duration=None) from None
-        except PipelineError as exc:  # includes the out-of-memory ladder
-            raise gr.Error(str(exc), duration=None) from None
-        except MemoryError:
-            raise gr.Error("Out of memory. Try the quick preset or a smaller size.", duration=None) from None
-        except Exception as exc:  # the UI must never show a traceback
-            raise gr.Error(f"Generation failed: {type(exc).__name__}: {exc}", duration=None) from None
-        return result.video_path, result.to_dict()
-
-    # --- one-click fixes ----------------------------------------------------------------------
-    def fix_crop(self, image: str | None, preset: str, advanced: str | None):
-        if not image:
-            raise gr.Error("Upload a portrait first.")
-        insp, report = self._report("", image, None, preset, advanced)
-        if insp.image is None or insp.face is None:
-            raise gr.Error("Cropping needs exactly one detected face; see the checklist.")
-        path, message = crop_to_face(insp.image, insp.face, self._fix_dir(), aspect=report.plan.width / report.plan.height)
-        gr.Info(message)
-        return path, message
-
-    def fix_audio(self, which: str, audio: str | None):
-        if not audio:
-            raise gr.Error("Upload or record the speech first.")
-        insp = self.cache.inspect("", None, audio)
-        if insp.audio is None:
-            raise gr.Error(insp.file_results[-1].fix if insp.file_results else "The audio could not be read.")
-        fn = {"denoise": denoise, "loudness": normalise_loudness, "convert": convert_to_16k_mono}[which]
-        path, message = fn(insp.audio, self._fix_dir())
-        gr.Info(message)
-        return path, message
-
-    # --- model weights ----------------------------------------------------------------------
-    def download_weights(self, progress: gr.Progress = gr.Progress()) -> str:
-        """Only runs when the user presses the button; offline it fails at once with the reason."""
-        target = Path(self.ckpt_dir or os.environ.get(CKPT_ENV, "ckpt"))
-        try:
-            plan = plan_download(timeout=10)
-            gr.Info(f"Downloading {plan.describe()} to {target}")
-
-            def report(message: str, done: int, total: int) -> None:
-                progress((done, total) if total else None, desc=message)
-
-            download_checkpoint(target, report, timeout=10)
-        except (DownloadError, CheckpointError) as exc:
-            raise gr.Error(str(exc), duration=None) from None
-        self.choice = choose_backend(target, device=self.device)
-        return f"Downloaded to {target}. **Now running:** {self.choice.backend.label}. {self.choice.reason}"
-
-    def _fix_dir(self) -> Path:
-        d = Path(tempfile.mkdtemp(prefix="fix-", dir=self.output_dir))
-        return d
-
-
 def advanced_json(preset: str, size: str, clips: float | None, steps: int, frames: int, seed: float | None, online: bool, offload: bool) -> str:
     """The advanced widgets as the JSON the /generate API takes (named presets keep their own values)."""
     values: dict[str, Any] = {"seed": int(seed) if seed is not None else -1, "online_decode": online, "offload_model": offload}
@@ -167,18 +55,13 @@ def advanced_json(preset: str, size: str, clips: float | None, steps: int, frame
     return json.dumps(values)
 
 
-def result_summary(info: dict[str, Any] | None) -> str:
-    if not info:
-        return ""
-    plan = info["plan"]
-    text = (
-        f"**Seed used: {info['seed']}** (type it into Seed under Custom to repeat this result) · "
-        f"{info['clips_done']} clip(s), {info['video_seconds']:.2f} s of video at {plan['width']}×{plan['height']}, "
-        f"made in {info['seconds']:.1f} s by the {info['backend']} backend."
-    )
-    if info["warnings"]:
-        text += f" Generated despite {len(info['warnings'])} warning(s): " + "; ".join(info["warnings"])
-    return text
+def template_parts(name: str | None):
+    t = BUILDER_TEMPLATES.get(name or "")
+    return [gr.update()] * 4 if t is None else [t.character, t.action, t.environment, t.style]
+
+
+def compose_prompt(character: str, action: str, environment: str, style: str) -> str:
+    return compose(PromptParts(character, action, environment, style))
 
 
 def preset_widgets(preset: str):
@@ -193,20 +76,18 @@ def preset_widgets(preset: str):
     )
 
 
-def build_app(
-    choice: BackendChoice | None = None,
-    output_dir: str | Path | None = None,
-    ckpt_dir: str | None = None,
-    device: str | None = None,
-) -> gr.Blocks:
-    choice = choice or choose_backend(ckpt_dir, device=device)
-    out = Path(output_dir or Path(tempfile.gettempdir()) / "liveavatar-studio")
-    out.mkdir(parents=True, exist_ok=True)
-    studio = Studio(choice, out, ckpt_dir, device)
+def build_app(choice: BackendChoice | None = None, options: ServiceOptions | None = None,
+              concurrency: int = 1, max_queue: int | None = 64) -> gr.Blocks:
+    options = options or ServiceOptions(output_dir=Path(tempfile.gettempdir()) / "liveavatar-studio")
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    choice = choice or choose_backend(options.ckpt_dir, device=options.device)
+    studio = Studio(choice, options)
     examples = load_examples(ROOT / "examples")
     std = PRESETS["standard"].settings
 
     with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False) as demo:
+        browser_visitor = gr.BrowserState("", storage_key="liveavatar-visitor")
+        visitor = gr.State("")
         gr.Markdown(
             "# Live Avatar Studio\nGive a **prompt**, a **portrait** and a **speech recording**; get a lip-synced video "
             "of that person talking. Inputs are checked before anything runs."
@@ -223,7 +104,10 @@ def build_app(
         with gr.Row():
             with gr.Column(scale=5):
                 prompt = gr.Textbox(label="Prompt", lines=6, max_lines=14, placeholder="Character, action, environment, style — 100–200 words.")
-                template = gr.Dropdown(label="Start from a prompt template", choices=list(TEMPLATES), value=None)
+                with gr.Accordion("Prompt builder: character, action, environment, style", open=False):
+                    template = gr.Dropdown(label="Start from a template", choices=list(BUILDER_TEMPLATES), value=None)
+                    parts = [gr.Textbox(label=label, lines=2, placeholder=hint) for label, hint in BUILDER_FIELDS]
+                    compose_btn = gr.Button("Write these into the prompt", size="sm")
                 with gr.Row():
                     image = gr.Image(label="Portrait", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
                     audio = gr.Audio(label="Speech", type="filepath", sources=["upload", "microphone"])
@@ -245,7 +129,10 @@ def build_app(
                         online = gr.Checkbox(label="Online decode (bounded memory on long videos)", value=std.online_decode)
                         offload = gr.Checkbox(label="CPU offload (fits smaller GPUs, slower)", value=std.offload_model)
                     adv_json = gr.Textbox(label="Settings as JSON (what the /generate API receives)", interactive=False, value=advanced_json("standard", std.size, 0, 4, 48, -1, True, False))
-                generate_btn = gr.Button("Generate", variant="primary")
+                consent = gr.Checkbox(label="I have the right to use this face and this voice.", value=False, elem_id="consent")
+                with gr.Row():
+                    generate_btn = gr.Button("Generate", variant="primary", scale=3)
+                    stop_btn = gr.Button("Stop", variant="stop", scale=1)
                 if examples:
                     gr.Examples(
                         examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
@@ -256,18 +143,35 @@ def build_app(
                     )
                 overlay = gr.Image(label="What the checks found (face box, and the crop the video will use)", interactive=False, height=300)
             with gr.Column(scale=5):
-                video = gr.Video(label="Result", interactive=False, buttons=["download"], height=420)
+                video = gr.Video(label="Result (each clip plays as soon as it is made)", interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
                 result_md = gr.Markdown(elem_id="result-summary")
                 with gr.Accordion("Run details (seed used, plan, timings)", open=False):
                     info = gr.JSON(show_label=False)
                 plan_md = gr.Markdown(elem_id="plan")
                 checklist = gr.HTML(elem_id="checklist")
+        with gr.Accordion("Your results (kept on this server for "
+                          f"{options.keep_hours:g} hours, then deleted)", open=True):
+            history = gr.Gallery(label="History", columns=6, height=220, allow_preview=False, elem_id="history")
+            history_id = gr.State("")
+            history_md = gr.Markdown()
+            with gr.Row():
+                rerun_btn = gr.Button("Load these inputs to re-run with one change", size="sm")
+                delete_btn = gr.Button("Delete my files now", size="sm", variant="stop")
+            delete_msg = gr.Markdown()
+        gr.Markdown(
+            f"Uploads and results are kept for {options.keep_hours:g} hours, then deleted. "
+            + ("Every video carries a visible “AI-generated” mark and an AI tag in its metadata." if options.ai_label
+               else "The AI-generated mark is turned off on this server.")
+        )
+
+        demo.load(studio.init_visitor, browser_visitor, [browser_visitor, visitor, history], api_visibility="private")
 
         adv_inputs = [preset, size, clips, steps, frames, seed, online, offload]
         for comp in adv_inputs:
             comp.change(advanced_json, adv_inputs, adv_json, api_visibility="private", queue=False)
         preset.change(preset_widgets, preset, [size, clips, steps, frames, online, offload, adv_box], api_visibility="private", queue=False)
-        template.change(lambda name: TEMPLATES.get(name, gr.update()), template, prompt, api_visibility="private", queue=False)
+        template.change(template_parts, template, parts, api_visibility="private", queue=False)
+        compose_btn.click(compose_prompt, parts, prompt, api_visibility="private", queue=False)
 
         live_inputs = [prompt, image, audio, preset, adv_json]
         for comp in (image, audio, preset, adv_json):
@@ -279,16 +183,28 @@ def build_app(
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
             btn.click(lambda a, w=which: studio.fix_audio(w, a), audio, [audio, fix_msg], api_visibility="undocumented", api_name=f"fix_{which}")
 
-        generate_btn.click(
-            studio.generate_api, [prompt, image, audio, preset, adv_json], [video, info],
-            api_name="generate", concurrency_limit=1, concurrency_id="gpu",
-        ).then(result_summary, info, result_md, api_visibility="private", queue=False)
+        generate_btn.click(consent_gate, consent, None, api_visibility="private", queue=False).success(
+            studio.generate_api, [prompt, image, audio, preset, adv_json, visitor], [video, info],
+            api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu",
+        ).then(studio.history_gallery, visitor, history, api_visibility="private", queue=False)
+        info.change(result_summary, info, result_md, api_visibility="private", queue=False)
+        stop_btn.click(studio.stop, None, fix_msg, api_name="stop", concurrency_limit=None, concurrency_id="control")
+
+        history.select(studio.history_select, visitor, [history_id, history_md], api_visibility="private", queue=False)
+        rerun_btn.click(studio.history_load, [visitor, history_id],
+                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload], api_visibility="private")
+        delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private")
+
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button("Check", visible=False)
         check_json = gr.JSON(visible=False)
         check_btn.click(studio.check_api, [prompt, image, audio, preset], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=1, max_size=max_queue)
     return demo
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -296,15 +212,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (reaches the network)")
-    parser.add_argument("--ckpt_dir", default=None, help="folder holding Wan2.2-S2V-14B/ and LiveAvatar/ (default: $LIVEAVATAR_CKPT_DIR or ./ckpt)")
+    parser.add_argument("--ckpt_dir", default=None, help=f"folder holding Wan2.2-S2V-14B/ and LiveAvatar/ (default: ${CKPT_ENV} or ./ckpt)")
     parser.add_argument("--preview", action="store_true", help="always use the CPU preview backend")
     parser.add_argument("--device", default=None, help="run the model on this device (default: cuda when available, else the preview)")
-    parser.add_argument("--output_dir", default=None, help="where videos are written (default: the system temp folder)")
+    parser.add_argument("--output_dir", default=os.environ.get("LIVEAVATAR_OUTPUT_DIR"), help="where uploads' copies and videos are kept (default: the system temp folder)")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("LIVEAVATAR_CONCURRENCY", "1")), help="generations at once (one per GPU)")
+    parser.add_argument("--max_queue", type=int, default=int(os.environ.get("LIVEAVATAR_MAX_QUEUE", "64")), help="waiting jobs before new ones are refused")
+    parser.add_argument("--max_audio_seconds", type=float, default=_env_float("LIVEAVATAR_MAX_AUDIO_SECONDS", 15 * 60), help="longest speech accepted")
+    parser.add_argument("--keep_hours", type=float, default=_env_float("LIVEAVATAR_KEEP_HOURS", 24), help="how long uploads and results are kept")
+    parser.add_argument("--no_ai_label", action="store_true", help="do not burn the 'AI-generated' mark into videos (self-hosting)")
     args = parser.parse_args(argv)
-    demo = build_app(choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device), args.output_dir, args.ckpt_dir, args.device)
+    options = ServiceOptions(
+        output_dir=Path(args.output_dir or Path(tempfile.gettempdir()) / "liveavatar-studio"),
+        keep_hours=args.keep_hours, ai_label=not args.no_ai_label,
+        limits=Limits(max_audio_seconds=args.max_audio_seconds), ckpt_dir=args.ckpt_dir, device=args.device,
+    )
+    choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device)
+    demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-        allowed_paths=[str(ROOT / "examples")], css=CSS, footer_links=["api"],
+        allowed_paths=[str(ROOT / "examples"), str(options.output_dir)], css=CSS, footer_links=["api"],
     )
 
 

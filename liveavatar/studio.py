@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from liveavatar.checks.result import CheckResult, problem
 from liveavatar.faces import Face, detect_faces
 from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_mono_16k
 from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
-from liveavatar.media.video import VideoWriter
+from liveavatar.media.label import AI_METADATA, stamp_label
+from liveavatar.media.video import VideoWriter, write_mp4
 from liveavatar.plan import GenerationPlan, make_plan
 from liveavatar.prepare import AUDIO_RATE, prepare_inputs
 from liveavatar.presets import GenerationSettings
@@ -97,6 +98,7 @@ class GenerationResult:
     seconds: float
     first_clip_seconds: float | None
     warnings: list[str]
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,7 @@ class GenerationResult:
             "first_clip_seconds": None if self.first_clip_seconds is None else round(self.first_clip_seconds, 3),
             "video_seconds": round(self.frames_written / self.plan.fps, 3),
             "warnings": self.warnings,
+            "error": self.error,
             "plan": self.plan.to_dict(),
         }
 
@@ -230,19 +233,41 @@ def check_inputs(insp: Inspection, settings: GenerationSettings, choice: Backend
     return CheckReport(results=results, plan=plan)
 
 
-def generate(
+StepCallback = Callable[[int, int, int, int], None]
+
+
+@dataclass
+class JobUpdate:
+    """A clip just finished: ``clip_video`` is a playable MP4 of it (with its audio) for the page."""
+
+    clips_done: int
+    clips_total: int
+    clip_video: str | None
+    elapsed: float
+    eta: float | None
+
+
+def _eta(elapsed: float, done: float, total: float) -> float | None:
+    return None if done <= 0 else elapsed / done * max(0.0, total - done)
+
+
+def generate_stream(
     insp: Inspection,
     settings: GenerationSettings,
     choice: BackendChoice,
     out_dir: str | Path,
     *,
-    on_clip: Callable[[int, int, float], None] | None = None,
     cancel: threading.Event | None = None,
+    on_step: StepCallback | None = None,
+    clip_videos: bool = True,
+    ai_label: bool = True,
     file_name: str | None = None,
-) -> GenerationResult:
-    """Check, plan, run the backend clip by clip and write one MP4 with the audio.
+) -> Iterator[JobUpdate | GenerationResult]:
+    """Check, plan, run the backend clip by clip; yield a :class:`JobUpdate` per clip, then the result.
 
-    A cancelled run still writes what was finished, with the audio cut to match.
+    The full MP4 (with the audio cut to the frames made) is written as clips arrive. A stop, or a
+    backend failure after the first clip, still finishes the file with what was made: nothing
+    finished is lost.
     """
     report = check_inputs(insp, settings, choice)
     if report.problems:
@@ -254,28 +279,40 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / (file_name or f"liveavatar-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.mp4")
+    samples_per_frame = AUDIO_RATE / plan.fps
     started = time.perf_counter()
     first_clip: float | None = None
     frames = clips = 0
+    error: str | None = None
     writer = VideoWriter(str(path), plan.width, plan.height, plan.fps)
     try:
-        for clip in choice.backend.generate(plan, inputs, cancel):
-            writer.append(clip.frames)
-            frames += len(clip.frames)
-            clips += 1
-            elapsed = time.perf_counter() - started
-            if first_clip is None:
-                first_clip = elapsed
-            if on_clip:
-                on_clip(clips, plan.num_clips, elapsed)
+        try:
+            for clip in choice.backend.generate(plan, inputs, cancel, on_step=on_step):
+                pixels = stamp_label(clip.frames) if ai_label else clip.frames
+                writer.append(pixels)
+                start = frames
+                frames += len(pixels)
+                clips += 1
+                elapsed = time.perf_counter() - started
+                first_clip = elapsed if first_clip is None else first_clip
+                clip_path = None
+                if clip_videos:
+                    audio = inputs.audio_16k[int(round(start * samples_per_frame)) : int(round(frames * samples_per_frame))]
+                    clip_path = str(out / f"clip-{clips:04d}.mp4")
+                    write_mp4(clip_path, [pixels], plan.width, plan.height, plan.fps, audio_16k=audio)
+                yield JobUpdate(clips, plan.num_clips, clip_path, elapsed, _eta(elapsed, clips, plan.num_clips))
+        except Exception as exc:  # keep what was finished; report the failure with the result
+            if frames == 0:
+                raise
+            error = f"{type(exc).__name__}: {exc}"
         if frames == 0:
             raise RuntimeError("Generation was stopped before the first clip finished; nothing to save.")
-        audio = inputs.audio_16k[: int(round(frames * AUDIO_RATE / plan.fps))]
-        writer.close(audio_16k=audio, sample_rate=AUDIO_RATE)
+        audio = inputs.audio_16k[: int(round(frames * samples_per_frame))]
+        writer.close(audio_16k=audio, sample_rate=AUDIO_RATE, metadata=AI_METADATA if ai_label else None)
     except BaseException:
         writer.abort()
         raise
-    return GenerationResult(
+    yield GenerationResult(
         video_path=str(path),
         seed=seed,
         plan=plan,
@@ -286,4 +323,29 @@ def generate(
         seconds=time.perf_counter() - started,
         first_clip_seconds=first_clip,
         warnings=[f"{w.name}: {w.value}" for w in report.warnings],
+        error=error,
     )
+
+
+def generate(
+    insp: Inspection,
+    settings: GenerationSettings,
+    choice: BackendChoice,
+    out_dir: str | Path,
+    *,
+    on_clip: Callable[[int, int, float], None] | None = None,
+    cancel: threading.Event | None = None,
+    file_name: str | None = None,
+    ai_label: bool = True,
+) -> GenerationResult:
+    """The blocking form of :func:`generate_stream` (CLI, scripts): returns the result."""
+    result: GenerationResult | None = None
+    for item in generate_stream(insp, settings, choice, out_dir, cancel=cancel, clip_videos=False,
+                                ai_label=ai_label, file_name=file_name):
+        if isinstance(item, JobUpdate):
+            if on_clip:
+                on_clip(item.clips_done, item.clips_total, item.elapsed)
+        else:
+            result = item
+    assert result is not None
+    return result

@@ -8,7 +8,7 @@ iterator, so the app behaves the same whichever backend runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -54,9 +54,11 @@ class Backend(Protocol):
         plan: GenerationPlan,
         inputs: PreparedInputs,
         cancel: threading.Event | None = None,
+        on_step: Callable[[int, int, int, int], None] | None = None,
     ) -> Iterator[Clip]:
         """Yield ``plan.num_clips`` clips in order; the last one may be shorter (trimmed to the audio).
 
-        Stops early, without error, once ``cancel`` is set.
+        Stops early, without error, once ``cancel`` is set. ``on_step(clip, block, step, steps)``
+        reports denoising steps where the backend has them (progress and ETA within a clip).
         """
         ...

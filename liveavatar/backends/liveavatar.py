@@ -7,7 +7,7 @@ page comes up at once and checks answer while the weights load.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from liveavatar.backends.base import Clip, PreparedInputs
@@ -44,7 +44,13 @@ class LiveAvatarBackend:
                 self._offload = offload_model
             return self._pipeline
 
-    def generate(self, plan: GenerationPlan, inputs: PreparedInputs, cancel: threading.Event | None = None) -> Iterator[Clip]:
+    def generate(
+        self,
+        plan: GenerationPlan,
+        inputs: PreparedInputs,
+        cancel: threading.Event | None = None,
+        on_step: Callable[[int, int, int, int], None] | None = None,
+    ) -> Iterator[Clip]:
         s = plan.settings
         try:
             import torch
@@ -57,7 +63,7 @@ class LiveAvatarBackend:
             for out in pipe.generate(
                 inputs.prompt, inputs.reference, inputs.audio_16k, frames_per_clip=plan.frames_per_clip,
                 num_clips=plan.num_clips, steps=s.sample_steps, seed=inputs.seed, fps=plan.fps,
-                online_decode=s.online_decode, cancel=cancel,
+                online_decode=s.online_decode, cancel=cancel, on_step=on_step,
             ):
                 frames = out.frames
                 if out.index == plan.num_clips - 1:

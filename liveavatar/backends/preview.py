@@ -14,7 +14,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -286,8 +286,12 @@ class PreviewBackend:
         plan: GenerationPlan,
         inputs: PreparedInputs,
         cancel: threading.Event | None = None,
+        on_step: Callable[[int, int, int, int], None] | None = None,
     ) -> Iterator[Clip]:
-        """Yield the plan's clips; a cancel mid-clip drops that clip rather than yield a short one."""
+        """Yield the plan's clips; a cancel mid-clip drops that clip rather than yield a short one.
+
+        The preview has no denoising steps, so ``on_step`` is not called.
+        """
         t_setup = time.perf_counter()
         width, height, fps = plan.width, plan.height, float(plan.fps)
         reference = np.asarray(inputs.reference)

@@ -181,11 +181,14 @@ class VideoWriter:
             raise VideoError(f"ffmpeg stopped while encoding {self.path}: {message or exc}") from exc
         self.frame_count += len(frames)
 
-    def close(self, audio_16k: np.ndarray | None = None, sample_rate: int = 16000) -> str:
+    def close(
+        self, audio_16k: np.ndarray | None = None, sample_rate: int = 16000, metadata: dict[str, str] | None = None
+    ) -> str:
         """Finish the file, mux ``audio_16k`` (mono float in [-1, 1]) if given, and return its path.
 
         The audio is trimmed or zero-padded to exactly ``frame_count / fps`` seconds, so picture
-        and sound end together whatever the backend produced.
+        and sound end together whatever the backend produced. ``metadata`` becomes MP4 tags
+        (e.g. ``{"comment": "AI-generated"}``), readable by any player or ``ffprobe``.
         """
         if self._state == "closed":
             return self.path
@@ -208,6 +211,8 @@ class VideoWriter:
                 ]
             else:
                 cmd += ["-map", "0:v:0", "-c:v", "copy"]
+            for key, value in (metadata or {}).items():
+                cmd += ["-metadata", f"{key}={value}"]
             cmd += ["-movflags", "+faststart", "-f", "mp4", final_tmp]
             result = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
             if result.returncode != 0:

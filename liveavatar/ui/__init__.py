@@ -1,0 +1,1 @@
+"""The Gradio-facing glue: handlers that turn widget values into library calls and back."""

@@ -1,0 +1,294 @@
+"""The handlers behind the app's widgets. Gradio-specific (errors, progress, sessions); the work
+itself is done by :mod:`liveavatar.studio`. One :class:`Studio` per launched app holds its caches,
+its running jobs and its output store — no module-level state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend
+from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
+from liveavatar.fixes.image import crop_to_face, draw_face_overlay
+from liveavatar.history import HistoryEntry, OutputStore, new_visitor_id
+from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download
+from liveavatar.pipeline.pipeline import PipelineError
+from liveavatar.prepare import crop_box_in_source
+from liveavatar.presets import PRESETS, SettingsError, resolve_settings
+from liveavatar.repro import cli_command
+from liveavatar.report import checklist_html, plan_markdown, preset_for
+from liveavatar.studio import InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """Settings for hosting: set by flags / environment variables in ``app.py``."""
+
+    output_dir: Path
+    keep_hours: float = 24.0
+    ai_label: bool = True
+    limits: Limits = field(default_factory=Limits)
+    ckpt_dir: str | None = None
+    device: str | None = None
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+class Studio:
+    def __init__(self, choice: BackendChoice, options: ServiceOptions):
+        self.choice = choice
+        self.options = options
+        self.cache = InputCache(options.limits)
+        self.store = OutputStore(options.output_dir / "jobs", ttl_seconds=options.keep_hours * 3600)
+        self._jobs: dict[str, threading.Event] = {}
+        self._jobs_lock = threading.Lock()
+
+    # --- visitors -------------------------------------------------------------------------
+    @staticmethod
+    def visitor_for(visitor: str | None, request: gr.Request | None) -> str:
+        """The browser keeps a random id; API clients without one get one derived from their session."""
+        if visitor and len(visitor) == 32 and all(c in "0123456789abcdef" for c in visitor):
+            return visitor
+        session = getattr(request, "session_hash", None) or new_visitor_id()
+        return hashlib.sha256(session.encode()).hexdigest()[:32]
+
+    def init_visitor(self, stored: str | None):
+        visitor = self.visitor_for(stored, None) if stored else new_visitor_id()
+        self.store.cleanup()
+        return visitor, visitor, self.history_gallery(visitor)
+
+    # --- checks and plan ------------------------------------------------------------------
+    def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
+        settings = resolve_settings(preset, advanced)
+        insp = self.cache.inspect(prompt, image, audio)
+        return insp, check_inputs(insp, settings, self.choice)
+
+    def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
+        """The checklist as JSON: a list of {id, name, level, value, threshold, fix}."""
+        try:
+            _, report = self._report(prompt, image, audio, preset, None)
+        except SettingsError as exc:
+            raise gr.Error(str(exc)) from None
+        return report.to_list()
+
+    def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
+        """Live checklist, annotated portrait and plan for the page (not part of the public API)."""
+        try:
+            insp, report = self._report(prompt, image, audio, preset, advanced)
+        except SettingsError as exc:
+            return f"<p class='la-verdict la-problem'><b>Settings:</b> {html.escape(str(exc))}</p>", None, f"**Settings:** {exc}"
+        except Exception as exc:  # a bug in a check must not leave the page without an answer
+            msg = html.escape(f"The checks could not run ({type(exc).__name__}: {exc}). Try another file.")
+            return f"<p class='la-verdict la-problem'>{msg}</p>", None, ""
+        overlay = None
+        if insp.image is not None:
+            crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
+            overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
+        return checklist_html(report.results), overlay, plan_markdown(report.plan, self.choice.reason, preset_for(preset))
+
+    # --- generation -------------------------------------------------------------------------
+    def generate_api(
+        self,
+        prompt: str,
+        image: str | None,
+        audio: str | None,
+        preset: str = "standard",
+        advanced: str | None = "",
+        visitor: str | None = "",
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ):
+        """Yields (clip video, status) as each clip finishes, then (full video, {seed, plan, timings, cli…}).
+
+        Problems come back as a clear error, never a traceback.
+        """
+        session = getattr(request, "session_hash", None) or new_visitor_id()
+        cancel = threading.Event()
+        with self._jobs_lock:
+            self._jobs[session] = cancel
+        try:
+            settings = resolve_settings(preset, advanced)
+            insp = self.cache.inspect(prompt, image, audio)
+            plan = plan_for(insp, settings, self.choice)
+            owner = self.visitor_for(visitor, request)
+            self.store.cleanup()
+            job_dir = self.store.new_job(owner)
+            blocks = max(1, plan.frames_per_clip // 12)
+            started = time.perf_counter()
+            progress(0, desc="Preparing")
+
+            def on_step(clip: int, block: int, step: int, steps: int) -> None:
+                done = (clip + (block + step / steps) / blocks) / plan.num_clips
+                elapsed = time.perf_counter() - started
+                progress(done, desc=f"Clip {clip + 1}/{plan.num_clips}, block {block + 1}/{blocks}, step {step}/{steps} · "
+                         f"ETA {_fmt_eta(elapsed / done * (1 - done) if done else None)}")
+
+            result = None
+            for item in generate_stream(insp, settings, self.choice, job_dir, cancel=cancel, on_step=on_step,
+                                        ai_label=self.options.ai_label):
+                if isinstance(item, JobUpdate):
+                    progress((item.clips_done, item.clips_total), unit="clips",
+                             desc=f"Clip {item.clips_done}/{item.clips_total} done · ETA {_fmt_eta(item.eta)}")
+                    yield item.clip_video, {
+                        "status": "running", "clips_done": item.clips_done, "clips_total": item.clips_total,
+                        "elapsed_seconds": round(item.elapsed, 2), "eta_seconds": None if item.eta is None else round(item.eta, 1),
+                    }
+                else:
+                    result = item
+            assert result is not None
+            info = result.to_dict()
+            info["status"] = "stopped" if cancel.is_set() else ("failed after partial output" if result.error else "done")
+            info["cli"] = cli_command(prompt or "", image or "portrait.png", audio or "speech.wav",
+                                      _with_seed(settings, result.seed))
+            entry = self.store.record(HistoryEntry.from_result(
+                result, visitor=owner, id=job_dir.name, prompt=prompt or "", image=image or None, audio=audio or None,
+                preset=preset, settings=_with_seed(settings, result.seed).to_dict(), cli=info["cli"],
+            ))
+            info["history_id"] = entry.id
+            yield entry.video, info
+        except (SettingsError, InputProblemError, CheckpointError, PipelineError) as exc:
+            raise gr.Error(str(exc), duration=None) from None
+        except MemoryError:
+            raise gr.Error("Out of memory. Try the quick preset or a smaller size.", duration=None) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # the UI must never show a traceback
+            raise gr.Error(f"Generation failed: {type(exc).__name__}: {exc}", duration=None) from None
+        finally:
+            with self._jobs_lock:
+                if self._jobs.get(session) is cancel:
+                    del self._jobs[session]
+
+    def stop(self, request: gr.Request | None = None) -> str:
+        """Ends this visitor's running job within one block; what was finished is saved and returned."""
+        session = getattr(request, "session_hash", None)
+        with self._jobs_lock:
+            event = self._jobs.get(session) if session else None
+        if event is None:
+            return "Nothing is running."
+        event.set()
+        return "Stopping after the current block; the finished clips will be saved."
+
+    # --- history ------------------------------------------------------------------------------
+    def history_gallery(self, visitor: str | None) -> list[tuple[str, str]]:
+        if not visitor:
+            return []
+        items = []
+        for e in self.store.entries(visitor):
+            when = time.strftime("%H:%M", time.localtime(e.created))
+            items.append((e.video, f"{when} · {e.preset} · seed {e.seed}{' · stopped' if e.cancelled else ''}"))
+        return items
+
+    def history_select(self, visitor: str, evt: gr.SelectData):
+        entries = self.store.entries(visitor) if visitor else []
+        if not entries or evt.index is None or evt.index >= len(entries):
+            return "", ""
+        e = entries[evt.index]
+        text = (f"**{e.preset}**, seed {e.seed}, {e.seconds:.1f} s to make"
+                + (f", first clip after {e.first_clip_seconds:.1f} s" if e.first_clip_seconds else "")
+                + (" — stopped early" if e.cancelled else "") + f"\n\n```bash\n{e.cli}\n```")
+        return e.id, text
+
+    def history_load(self, visitor: str, entry_id: str):
+        """Put a past result's inputs back (custom preset, same seed) so one change can be re-run."""
+        e = self.store.get(visitor, entry_id) if visitor and entry_id else None
+        if e is None:
+            raise gr.Error("Pick a result in your history first.")
+        s = dict(e.settings)
+        return (e.prompt, e.image or None, e.audio or None, "custom", s.get("size"), s.get("num_clip") or 0,
+                s.get("sample_steps"), s.get("infer_frames"), s.get("seed", -1), s.get("online_decode"),
+                s.get("offload_model"))
+
+    def delete_my_files(self, visitor: str) -> tuple[list, str]:
+        removed = self.store.delete_visitor(visitor) if visitor else 0
+        return [], f"Deleted {removed} file(s) of yours from this server."
+
+    # --- one-click fixes ----------------------------------------------------------------------
+    def fix_crop(self, image: str | None, preset: str, advanced: str | None):
+        if not image:
+            raise gr.Error("Upload a portrait first.")
+        insp, report = self._report("", image, None, preset, advanced)
+        if insp.image is None or insp.face is None:
+            raise gr.Error("Cropping needs exactly one detected face; see the checklist.")
+        path, message = crop_to_face(insp.image, insp.face, self._fix_dir(), aspect=report.plan.width / report.plan.height)
+        gr.Info(message)
+        return path, message
+
+    def fix_audio(self, which: str, audio: str | None):
+        if not audio:
+            raise gr.Error("Upload or record the speech first.")
+        insp = self.cache.inspect("", None, audio)
+        if insp.audio is None:
+            raise gr.Error(insp.file_results[-1].fix if insp.file_results else "The audio could not be read.")
+        fn = {"denoise": denoise, "loudness": normalise_loudness, "convert": convert_to_16k_mono}[which]
+        path, message = fn(insp.audio, self._fix_dir())
+        gr.Info(message)
+        return path, message
+
+    def _fix_dir(self) -> Path:
+        root = self.options.output_dir / "fixes"
+        root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="fix-", dir=root))
+
+    # --- model weights ----------------------------------------------------------------------
+    def download_weights(self, progress: gr.Progress = gr.Progress()) -> str:
+        """Only runs when the user presses the button; offline it fails at once with the reason."""
+        target = Path(self.options.ckpt_dir or os.environ.get(CKPT_ENV, "ckpt"))
+        try:
+            plan = plan_download(timeout=10)
+            gr.Info(f"Downloading {plan.describe()} to {target}")
+
+            def report(message: str, done: int, total: int) -> None:
+                progress((done, total) if total else None, desc=message)
+
+            download_checkpoint(target, report, timeout=10)
+        except (DownloadError, CheckpointError) as exc:
+            raise gr.Error(str(exc), duration=None) from None
+        self.choice = choose_backend(target, device=self.options.device)
+        return f"Downloaded to {target}. **Now running:** {self.choice.backend.label}. {self.choice.reason}"
+
+
+def _with_seed(settings, seed: int):
+    return replace(settings, seed=seed)
+
+
+def consent_gate(consent: bool) -> None:
+    if not consent:
+        raise gr.Error("Please confirm you have the right to use this face and this voice (the box above Generate).")
+
+
+def result_summary(info: dict[str, Any] | None) -> str:
+    if not info or info.get("status") == "running":
+        if info:
+            return f"Clip {info['clips_done']} of {info['clips_total']} is ready and playing; the next is being made."
+        return ""
+    plan = info["plan"]
+    first = info.get("first_clip_seconds")
+    text = (
+        f"**Seed used: {info['seed']}** (type it into Seed under Custom to repeat this result) · "
+        f"{info['clips_done']} clip(s), {info['video_seconds']:.2f} s of video at {plan['width']}×{plan['height']}, "
+        f"made in {info['seconds']:.1f} s by the {info['backend']} backend"
+        + (f"; first clip after {first:.1f} s" if first is not None else "") + "."
+    )
+    if info.get("status") == "stopped":
+        text += " **Stopped early:** the finished clips are saved, with their audio."
+    if info.get("error"):
+        text += f" **The run failed after some clips** ({info['error']}); what was finished is saved."
+    if info["warnings"]:
+        text += f" Generated despite {len(info['warnings'])} warning(s): " + "; ".join(info["warnings"])
+    text += f"\n\nThe same run from the command line:\n```bash\n{info['cli']}\n```"
+    return text
