@@ -23,12 +23,12 @@ from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend  # noqa:
 from liveavatar.prompt_builder import TEMPLATES as BUILDER_TEMPLATES  # noqa: E402
 from liveavatar.prompt_builder import PromptParts, compose  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
+from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, presets_within  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, result_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-PRESET_CHOICES = [(p.label, p.key) for p in PRESETS.values()] + [("Custom (advanced settings)", CUSTOM)]
 FRAME_CHOICES = [12, 24, 36, 48, 60, 72, 84, 96]
 BUILDER_FIELDS = (
     ("Character", "gender, age, hair, clothing — e.g. a young woman with long black hair in a blue suit"),
@@ -82,7 +82,12 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     options.output_dir.mkdir(parents=True, exist_ok=True)
     choice = choice or choose_backend(options.ckpt_dir, device=options.device)
     studio = Studio(choice, options)
-    examples = load_examples(ROOT / "examples")
+    offered = PRESETS
+    if on_zero_gpu():  # only what fits one ZeroGPU call at the longest audio this server accepts
+        offered = presets_within(ZERO_GPU_SECONDS, audio_seconds=options.limits.max_audio_seconds) or {"quick": PRESETS["quick"]}
+    preset_choices = [(p.label, p.key) for p in offered.values()] + [("Custom (advanced settings)", CUSTOM)]
+    examples = [e for e in load_examples(ROOT / "examples") if e.preset in offered]
+    default_preset = "standard" if "standard" in offered else next(iter(offered))
     std = PRESETS["standard"].settings
 
     with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False) as demo:
@@ -117,7 +122,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     loud_btn = gr.Button("Normalise loudness", size="sm")
                     convert_btn = gr.Button("Convert to 16 kHz mono 16-bit", size="sm")
                 fix_msg = gr.Markdown()
-                preset = gr.Dropdown(label="Preset", choices=PRESET_CHOICES, value="standard")
+                preset = gr.Dropdown(label="Preset", choices=preset_choices, value=default_preset)
                 with gr.Accordion("Advanced settings (choose the Custom preset to change them)", open=False) as adv_box:
                     with gr.Row():
                         size = gr.Dropdown(label="Size (area, width*height)", choices=list(SIZES), value=std.size)
@@ -128,7 +133,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                         seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0)
                         online = gr.Checkbox(label="Online decode (bounded memory on long videos)", value=std.online_decode)
                         offload = gr.Checkbox(label="CPU offload (fits smaller GPUs, slower)", value=std.offload_model)
-                    adv_json = gr.Textbox(label="Settings as JSON (what the /generate API receives)", interactive=False, value=advanced_json("standard", std.size, 0, 4, 48, -1, True, False))
+                    adv_json = gr.Textbox(label="Settings as JSON (what the /generate API receives)", interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
                 consent = gr.Checkbox(label="I have the right to use this face and this voice.", value=False, elem_id="consent")
                 with gr.Row():
                     generate_btn = gr.Button("Generate", variant="primary", scale=3)
@@ -184,7 +189,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
             btn.click(lambda a, w=which: studio.fix_audio(w, a), audio, [audio, fix_msg], api_visibility="undocumented", api_name=f"fix_{which}")
 
         generate_btn.click(consent_gate, consent, None, api_visibility="private", queue=False).success(
-            studio.generate_api, [prompt, image, audio, preset, adv_json, visitor], [video, info],
+            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor], [video, info],
             api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu",
         ).then(studio.history_gallery, visitor, history, api_visibility="private", queue=False)
         info.change(result_summary, info, result_md, api_visibility="private", queue=False)
@@ -227,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
         keep_hours=args.keep_hours, ai_label=not args.no_ai_label,
         limits=Limits(max_audio_seconds=args.max_audio_seconds), ckpt_dir=args.ckpt_dir, device=args.device,
     )
-    choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=args.device)
+    # On ZeroGPU the GPU exists only inside the decorated call, so CUDA is not visible at start-up.
+    device = args.device or ("cuda" if on_zero_gpu() else None)
+    choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=device)
     demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,

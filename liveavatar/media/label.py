@@ -10,11 +10,16 @@ AI_METADATA = {"comment": "AI-generated with Live Avatar Studio (Live Avatar / W
 
 
 def stamp_label(frames: np.ndarray, text: str = AI_LABEL) -> np.ndarray:
-    """Burn ``text`` into the bottom-right corner of every frame ([T, H, W, 3] uint8), in place.
+    """Burn ``text`` into the bottom-right corner of every frame ([T, H, W, 3] uint8).
+
+    Works in place when ``frames`` is a writable C-contiguous array (OpenCV draws only into
+    those), else on a copy; use the returned array.
 
     Sized from the frame height so it stays legible from 64 px to 1280 px, on a dark box so it
     reads on any background.
     """
+    if not (frames.flags.c_contiguous and frames.flags.writeable):
+        frames = np.ascontiguousarray(frames).copy()
     t, h, w = frames.shape[:3]
     scale = max(0.25, h / 720)
     thickness = max(1, round(h / 360))

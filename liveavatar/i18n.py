@@ -1,0 +1,388 @@
+"""English and Simplified Chinese text for the studio: UI labels, checklist names/fixes and prompt tips.
+
+The parameter guide itself is Chinese (``parameter-guide.zh.txt``); the Chinese strings here follow its terms
+(提示词, 参考图像, 音频, 采样步数, 分辨率, 采样率, 位深, 降噪, 口型同步 …).
+
+How this meets Gradio 6.x i18n (verified on gradio 6.31 in headless Chromium):
+
+* ``gr.I18n(**gradio_translations())`` passed to ``launch(i18n=...)``; a component gets ``label=i18n("key")``.
+  The frontend translates the props ``label, info, placeholder, description, title, value`` (also for values
+  returned by event handlers, e.g. ``gr.update(label=i18n("key"))`` or a Markdown value ``i18n("key")``).
+* The frontend picks the locale from ``navigator.language`` only when it is one of Gradio's own locale codes
+  (``zh-CN``, ``zh-TW``, ``en`` …; ``zh-CN``/``zh-TW`` then fall back to our ``zh`` keys). ``zh``, ``zh-HK``,
+  ``zh-SG`` show English unless the page switches with :data:`AUTO_LOCALE_JS` / :data:`SET_LOCALE_JS`.
+* Text built in Python (the checklist HTML, the plan Markdown) is translated here with :func:`t` /
+  :func:`translate_result`, using :func:`pick_language` on the request's ``Accept-Language`` header
+  (or ``?lang=`` from ``request.query_params``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from liveavatar.checks.result import CheckResult
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+
+# ------------------------------------------------------------------------------------------------
+# UI strings (everything user-facing in app.py and report.py)
+# ------------------------------------------------------------------------------------------------
+UI: dict[str, dict[str, str]] = {
+    # page
+    "app_title": {"en": "Live Avatar Studio", "zh": "Live Avatar 数字人工作室"},
+    "app_intro": {
+        "en": "Give a **prompt**, a **portrait** and a **speech recording**; get a lip-synced video of that person "
+        "talking. Inputs are checked before anything runs.",
+        "zh": "提供**提示词**、一张**参考图像**(人像)和一段**语音音频**,即可生成此人说话、口型同步的视频。"
+        "生成之前会先检查所有输入。",
+    },
+    "running": {"en": "Running:", "zh": "当前运行:"},
+    "language": {"en": "Language", "zh": "语言"},
+    # model weights
+    "weights_accordion": {
+        "en": "Model weights (about 50 GB; needs internet and a GPU with 80 GB)",
+        "zh": "模型权重(约 50 GB;需要联网,以及一张 80 GB 显存的 GPU)",
+    },
+    "weights_help": {
+        "en": "The real model needs Wan2.2-S2V-14B and the Live Avatar LoRA on disk. Point the app at them with "
+        "`--ckpt_dir` or the environment variable, or download them here (sizes are shown before anything is fetched).",
+        "zh": "真实模型需要本地存有 Wan2.2-S2V-14B 和 Live Avatar LoRA 权重。可用 `--ckpt_dir` 或环境变量指定路径,"
+        "也可以在这里下载(下载前会先显示文件大小)。",
+    },
+    "download_button": {"en": "Download the model weights", "zh": "下载模型权重"},
+    "downloaded_to": {"en": "Downloaded to", "zh": "已下载到"},
+    "now_running": {"en": "Now running:", "zh": "当前运行:"},
+    # inputs
+    "prompt_label": {"en": "Prompt", "zh": "提示词"},
+    "prompt_placeholder": {
+        "en": "Character, action, environment, style — 100–200 words.",
+        "zh": "人物特征、动作状态、环境设定、艺术风格——建议 100–200 词(英文)。",
+    },
+    "template_label": {"en": "Start from a prompt template", "zh": "从提示词模板开始"},
+    "template_good": {"en": "Good example (guide)", "zh": "改进示例(指南)"},
+    "template_bad": {"en": "Bad example (guide)", "zh": "较差示例(指南)"},
+    "template_corporate_presenter": {"en": "corporate presenter", "zh": "企业宣讲人"},
+    "template_news_anchor": {"en": "news anchor", "zh": "新闻主播"},
+    "template_teacher": {"en": "teacher", "zh": "教师"},
+    "template_vlogger": {"en": "vlogger", "zh": "视频博主"},
+    "builder_accordion": {
+        "en": "Prompt builder: character, action, environment, style",
+        "zh": "提示词构建器:人物特征、动作状态、环境设定、艺术风格",
+    },
+    "builder_template_label": {"en": "Start from a template", "zh": "从模板开始"},
+    "template_good_short": {"en": "guide's good example (short)", "zh": "指南的改进示例(简短)"},
+    "template_game_character": {"en": "game character (Blizzard cinematics style)", "zh": "游戏角色(暴雪 CG 风格)"},
+    "builder_character": {"en": "Character", "zh": "人物特征"},
+    "builder_character_hint": {
+        "en": "gender, age, hair, clothing — e.g. a young woman with long black hair in a blue suit",
+        "zh": "性别、年龄、发型、服饰——例如:a young woman with long black hair in a blue suit",
+    },
+    "builder_action": {"en": "Action / state", "zh": "动作状态"},
+    "builder_action_hint": {
+        "en": "pose, gestures, emotion — e.g. smiling warmly and gesturing while speaking",
+        "zh": "姿态、手势、情绪表达——例如:smiling warmly and gesturing while speaking",
+    },
+    "builder_environment": {"en": "Environment", "zh": "环境设定"},
+    "builder_environment_hint": {
+        "en": "background, lighting, depth of field — e.g. a modern office, soft light",
+        "zh": "背景、布光、景深——例如:a modern office, soft light",
+    },
+    "builder_style": {"en": "Style", "zh": "艺术风格"},
+    "builder_style_hint": {
+        "en": "a film or art reference — e.g. cinematic, like a corporate video",
+        "zh": "参考的影视或美术风格——例如:cinematic, like a corporate video",
+    },
+    "compose_button": {"en": "Write these into the prompt", "zh": "写入提示词"},
+    "image_label": {"en": "Portrait", "zh": "参考图像(人像)"},
+    "audio_label": {"en": "Speech", "zh": "语音音频"},
+    "crop_button": {"en": "Crop around the face", "zh": "以人脸为中心裁剪"},
+    "denoise_button": {"en": "Denoise audio", "zh": "音频降噪"},
+    "loudness_button": {"en": "Normalise loudness", "zh": "音量标准化"},
+    "convert_button": {"en": "Convert to 16 kHz mono 16-bit", "zh": "转换为 16 kHz 单声道 16 位"},
+    # presets and advanced settings
+    "preset_label": {"en": "Preset", "zh": "预设"},
+    "preset_quick": {"en": "Quick (first tries)", "zh": "快速验证(初次尝试)"},
+    "preset_standard": {"en": "Standard (everyday)", "zh": "标准生产(日常使用)"},
+    "preset_high_quality": {"en": "High quality (long, pro)", "zh": "高质量长视频(专业)"},
+    "preset_custom": {"en": "Custom (advanced settings)", "zh": "自定义(高级设置)"},
+    "advanced_accordion": {
+        "en": "Advanced settings (choose the Custom preset to change them)",
+        "zh": "高级设置(选择“自定义”预设后才能修改)",
+    },
+    "size_label": {"en": "Size (area, width*height)", "zh": "分辨率(面积,宽*高)"},
+    "clips_label": {"en": "Clips (0 = whole audio)", "zh": "片段数(0 = 整段音频)"},
+    "steps_label": {"en": "Steps", "zh": "采样步数"},
+    "frames_label": {
+        "en": "Frames per clip (multiple of 12; model distilled at 48)",
+        "zh": "每片段帧数(12 的倍数;模型按 48 帧蒸馏)",
+    },
+    "seed_label": {"en": "Seed (-1 = random)", "zh": "随机种子(-1 = 随机)"},
+    "online_label": {"en": "Online decode (bounded memory on long videos)", "zh": "在线解码(长视频显存占用有上限)"},
+    "offload_label": {"en": "CPU offload (fits smaller GPUs, slower)", "zh": "CPU 卸载(适配较小显存,速度变慢)"},
+    "settings_json_label": {
+        "en": "Settings as JSON (what the /generate API receives)",
+        "zh": "设置的 JSON 形式(/generate API 接收的内容)",
+    },
+    "generate_button": {"en": "Generate", "zh": "生成"},
+    "stop_button": {"en": "Stop", "zh": "停止"},
+    "consent_label": {
+        "en": "I have the right to use this face and this voice.",
+        "zh": "我有权使用此人像和此声音。",
+    },
+    "check_button": {"en": "Check", "zh": "检查"},
+    "examples_label": {
+        "en": "Examples — good inputs, and bad ones that show each check firing",
+        "zh": "示例——合格的输入,以及会触发各项检查的不合格输入",
+    },
+    "overlay_label": {
+        "en": "What the checks found (face box, and the crop the video will use)",
+        "zh": "检查结果(人脸框,以及视频将使用的裁剪区域)",
+    },
+    # outputs
+    "result_label": {"en": "Result", "zh": "生成结果"},
+    "result_streaming_label": {
+        "en": "Result (each clip plays as soon as it is made)",
+        "zh": "生成结果(每个片段生成后即可播放)",
+    },
+    "history_accordion": {
+        "en": "Your results (kept on this server for {hours} hours, then deleted)",
+        "zh": "你的生成结果(在此服务器上保留 {hours} 小时,之后删除)",
+    },
+    "history_label": {"en": "History", "zh": "历史记录"},
+    "rerun_button": {"en": "Load these inputs to re-run with one change", "zh": "载入这些输入,修改一处后重新生成"},
+    "delete_button": {"en": "Delete my files now", "zh": "立即删除我的文件"},
+    "run_details_accordion": {"en": "Run details (seed used, plan, timings)", "zh": "运行详情(所用种子、计划、耗时)"},
+    "seed_used": {"en": "Seed used:", "zh": "所用种子:"},
+    # plan headings (report.plan_markdown)
+    "plan_backend": {"en": "Backend", "zh": "后端"},
+    "plan_output": {"en": "Output", "zh": "输出"},
+    "plan_clips": {"en": "Clips", "zh": "片段"},
+    "plan_video_length": {"en": "Video length", "zh": "视频时长"},
+    "plan_sampling": {"en": "Sampling", "zh": "采样"},
+    "plan_expected_time": {"en": "Expected time", "zh": "预计耗时"},
+    "plan_gpu_memory": {"en": "Real model on one GPU", "zh": "真实模型单卡运行"},
+    "plan_multi_gpu": {"en": "Multi-GPU", "zh": "多 GPU"},
+    "plan_note": {"en": "Note", "zh": "注意"},
+    "plan_settings": {"en": "Settings", "zh": "设置"},
+    "plan_no_audio": {"en": "no audio yet", "zh": "尚无音频"},
+    "on": {"en": "on", "zh": "开"},
+    "off": {"en": "off", "zh": "关"},
+    "random": {"en": "random", "zh": "随机"},
+    # checklist (report.checklist_html)
+    "checklist_empty": {
+        "en": "Add a portrait and a speech recording to see the checks.",
+        "zh": "添加参考图像和语音音频后即可查看检查结果。",
+    },
+    "verdict_problems": {
+        "en": "{n} problem(s) must be fixed before generating",
+        "zh": "生成前必须解决 {n} 个问题",
+    },
+    "verdict_ready": {"en": "Ready to generate", "zh": "可以生成"},
+    "verdict_all_passed": {"en": "Ready to generate: every check passed", "zh": "可以生成:所有检查均已通过"},
+    "verdict_warnings": {"en": "{n} warning(s)", "zh": "{n} 条警告"},
+    "col_check": {"en": "Check", "zh": "检查项"},
+    "col_measured": {"en": "Measured", "zh": "实测值"},
+    "col_rule": {"en": "Rule", "zh": "标准"},
+    "badge_ok": {"en": "OK", "zh": "通过"},
+    "badge_warning": {"en": "WARNING", "zh": "警告"},
+    "badge_problem": {"en": "PROBLEM", "zh": "问题"},
+    "checks_failed": {
+        "en": "The checks could not run. Try another file.",
+        "zh": "检查未能运行,请换一个文件再试。",
+    },
+    # messages from the handlers
+    "starting": {"en": "Starting", "zh": "正在启动"},
+    "clip_progress": {"en": "Clip {done} of {total}", "zh": "第 {done}/{total} 个片段"},
+    "need_portrait": {"en": "Upload a portrait first.", "zh": "请先上传参考图像。"},
+    "need_one_face": {
+        "en": "Cropping needs exactly one detected face; see the checklist.",
+        "zh": "裁剪需要图像中恰好检测到一张人脸,请查看检查清单。",
+    },
+    "need_audio": {"en": "Upload or record the speech first.", "zh": "请先上传或录制语音。"},
+    "out_of_memory": {
+        "en": "Out of memory. Try the quick preset or a smaller size.",
+        "zh": "显存不足。请尝试“快速验证”预设或更低的分辨率。",
+    },
+    "generation_failed": {"en": "Generation failed", "zh": "生成失败"},
+}
+
+# ------------------------------------------------------------------------------------------------
+# Checklist: Chinese name and generic fix per check id
+# ------------------------------------------------------------------------------------------------
+CHECKS_ZH: dict[str, tuple[str, str]] = {
+    # files (studio.py)
+    "prompt.too_long": ("提示词大小", "请将提示词缩短到 100–200 词,过长的提示词大部分会被模型忽略。"),
+    "image.file": ("参考图像", "请上传、粘贴或拍摄一张单人正脸照片(JPG 或 PNG);若文件无法读取,请换一个文件。"),
+    "audio.file": ("语音音频", "请上传语音的 WAV 或 MP3 文件,或用麦克风录制一段;若文件无法读取,请换一个文件。"),
+    # image (checks/image.py)
+    "image.format": ("图像类型", "无需处理:应用会自动转换。如想跳过转换,请上传 JPG 或 PNG 格式的图像。"),
+    "image.resolution": ("分辨率", "请使用更大的照片(分辨率 ≥512×512),或先用超分工具(如 Real-ESRGAN)提升分辨率,再以人脸为中心裁剪。"),
+    "image.faces": ("人脸数量", "请使用只有一张清晰人脸的照片:正面、光照良好、无遮挡;多人合照会让模型混淆主体,可用“以人脸为中心裁剪”只保留一人。"),
+    "image.face_centre": ("人脸位置", "请以人脸为中心重新裁剪照片(可用“以人脸为中心裁剪”按钮)。"),
+    "image.face_size": ("人脸大小", "请让人脸在画面中占据适当比例:人脸太小时靠近裁剪,太大时保留更多头部和肩部。"),
+    "image.pose": ("头部朝向", "请使用正面或轻微侧脸的照片;侧面或背影照会导致重建失败。"),
+    "image.exposure": ("曝光", "请使用曝光正常的照片:过暗或过曝都会丢失细节。"),
+    "image.lighting": ("光照", "请使用光照均匀、无强烈阴影的照片。"),
+    "image.sharpness": ("清晰度", "请使用对焦清晰的照片,或先用超分工具(如 Real-ESRGAN)处理;模糊的图像会降低面部还原度和口型同步精度。"),
+    "image.orientation": ("方向", "无需处理:应用会按 EXIF 信息自动旋转图像。"),
+    "image.alpha": ("透明度", "无需处理:透明区域会被填充为纯色背景。如想自行控制背景,请上传不含透明通道的 JPG 或 PNG。"),
+    # audio (checks/audio.py)
+    "audio.format": ("音频格式", "无需处理:应用会解码并转换音频。推荐直接使用 WAV 或 MP3。"),
+    "audio.duration": ("音频时长", "请上传时长合适的录音:太短无法驱动一个片段;太长时只会使用前面一部分,可增加片段数或选择“整段音频”。"),
+    "audio.silence": ("静音与停顿", "请保持语句连贯,避免频繁停顿和过长的静音段;若整段静音,请检查麦克风或所选文件后重新录制。"),
+    "audio.sample_rate": ("采样率", "采样率应 ≥16kHz。可用“转换为 16 kHz 单声道”按钮转换,但升采样无法恢复录音中缺失的高频,最好用更高采样率重新录制。"),
+    "audio.bit_depth": ("位深", "无需处理:音频会被转换为 16 位。也可自行导出为 16-bit WAV。"),
+    "audio.loudness": ("语音音量", "音量偏低会削弱口型动作(平均 RMS 应 ≥ -18dB)。请使用“音量标准化”按钮,或靠近麦克风重新录制。"),
+    "audio.noise": ("背景噪声", "背景噪声会让人物在无人说话时也动嘴(噪声水平应尽量低于 -30dB)。请使用“音频降噪”按钮,或在更安静的环境中录制。"),
+    "audio.clipping": ("削波失真", "录音存在削波失真,音量标准化无法修复。请调低输入音量或远离麦克风后重新录制。"),
+    "audio.channels": ("声道", "无需处理:多声道音频会被混合为单声道。若只有一个声道有人声,单独导出该声道效果更好。"),
+    # prompt (checks/prompt.py)
+    "prompt.length": ("提示词长度", "请将提示词控制在 100–200 词之间:过短时补充外貌服饰、表情手势、背景光照和风格参考;过长可能导致部分信息被忽略。"),
+    "prompt.vague_words": ("模糊词汇", "避免模糊词汇(如“nice”、“beautiful”),改为具体描述你想看到的内容,例如 “beautiful woman” → “woman with long wavy auburn hair and green eyes”。"),
+    "prompt.contradictions": ("矛盾描述", "不要出现矛盾描述(如 “happy but sad”):每组矛盾只保留一方;若是随时间变化,只描述最想要的状态。"),
+    "prompt.elements": ("提示词结构", "请用结构化英文补全四个要素:人物特征、动作状态、环境设定、艺术风格。"),
+    # consistency (checks/consistency.py)
+    "consistency.emotion": ("提示词与音频情绪", "提示词中的语气描述应与音频一致:音频平淡时不要要求“兴奋、大笑”,音频激昂时不要描述“平静、轻声”;可修改提示词,或按所需语气重新录音。"),
+    "consistency.people": ("提示词与图像人数", "提示词描述的人物应与图像一致:图像只有一人时只描述此人;图像有多人时请裁剪到要说话的那个人,或在提示词中说明是谁在说话。"),
+}
+
+_INTERNAL_ERROR_ZH = "此项未能自动检查(内部错误),请自行确认输入,或换一个文件再试。"
+
+# ------------------------------------------------------------------------------------------------
+# Prompt tips
+# ------------------------------------------------------------------------------------------------
+PROMPT_TIPS: dict[str, str] = {
+    "en": """\
+**Write the prompt in structured English and cover the four elements:**
+
+1. **Character** — gender, age, hairstyle, clothing. *e.g. "A young woman with long black hair and brown eyes, wearing a blue business suit"*
+2. **Action / state** — posture, gestures, emotion. *e.g. "She is smiling warmly and gesturing with her hands while speaking"*
+3. **Environment** — background, lighting, depth of field. *e.g. "standing in a modern office, soft window light, shallow depth of field"*
+4. **Style** — a film or art style to follow. *e.g. "cinematic style like a corporate video", "Blizzard cinematics style"*
+
+- **Avoid vague words** such as "nice" or "beautiful": say what you want to see ("long wavy auburn hair", "soft warm light from a window on the left").
+- **No contradictions** such as "happy but sad": the model cannot show both at once.
+- **Keep it to 100–200 words**: a longer prompt may have parts ignored. Start from a template and adjust it.
+- **Match the other inputs**: describe the person in the portrait, and a delivery that fits the audio (e.g. "speaking enthusiastically" only for lively speech).
+""",
+    "zh": """\
+**提示词应采用结构化英文描述,包含以下四个要素:**
+
+1. **人物特征**——性别、年龄、发型、服饰。*例如:"A young woman with long black hair and brown eyes, wearing a blue business suit"(一位黑色长发、棕色眼睛、身穿蓝色西装的年轻女性)*
+2. **动作状态**——姿态、手势、情绪表达。*例如:"She is smiling warmly and gesturing with her hands while speaking"(她说话时温暖地微笑,并配合手势)*
+3. **环境设定**——背景、布光、景深。*例如:"standing in a modern office, soft window light, shallow depth of field"(站在现代办公室里,柔和的窗光,浅景深)*
+4. **艺术风格**——参考影视或美术风格。*例如:"cinematic style like a corporate video"(企业宣传片式的电影感风格)、"Blizzard cinematics style"*
+
+- **避免模糊词汇**(如“nice”、“beautiful”):直接写出想看到的内容,例如 "long wavy auburn hair"(赤褐色长卷发)、"soft warm light from a window on the left"(左侧窗户透进的柔和暖光)。
+- **不要出现矛盾描述**(如“happy but sad”):模型无法同时呈现两者。
+- **控制长度在 100–200 词之间**:过长可能导致部分信息被忽略。可借鉴模板进行微调。
+- **与其他输入保持一致**:描述参考图像中的人物,语气描述与音频相符(如只有语音充满激情时才写 "speaking enthusiastically")。
+""",
+}
+
+# ------------------------------------------------------------------------------------------------
+# Frontend helpers (Gradio 6.x internals; verified on 6.31)
+# ------------------------------------------------------------------------------------------------
+SET_LOCALE_JS = """
+async (lang) => {
+  const code = (lang === "zh" || (lang || "").startsWith("zh-")) ? "zh-CN" : "en";
+  const url = performance.getEntriesByType("resource").map((e) => e.name)
+    .find((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
+  if (url) { try { (await import(url)).changeLocale(code); } catch (e) { console.warn("changeLocale failed", e); } }
+  return lang;
+}
+"""
+"""``js=`` for a language switch (``radio.change(fn, radio, ..., js=SET_LOCALE_JS)``): re-labels the page in the
+browser by calling the frontend's ``changeLocale`` export (the same function as Gradio's Settings → Language)."""
+
+AUTO_LOCALE_JS = """
+() => {
+  const q = new URLSearchParams(location.search).get("lang");
+  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || "";
+  const want = q ? (q.startsWith("zh") ? "zh-CN" : "en") : (nav.startsWith("zh") && !["zh-CN", "zh-TW"].includes(nav) ? "zh-CN" : null);
+  if (!want) return;
+  const url = performance.getEntriesByType("resource").map((e) => e.name)
+    .find((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
+  if (url) import(url).then((m) => m.changeLocale(want)).catch((e) => console.warn("changeLocale failed", e));
+}
+"""
+"""``launch(js=AUTO_LOCALE_JS)``: honours ``?lang=zh`` / ``?lang=en`` and shows Chinese for ``zh``, ``zh-HK``,
+``zh-SG`` … browsers, which Gradio alone would show in English."""
+
+
+# ------------------------------------------------------------------------------------------------
+# API
+# ------------------------------------------------------------------------------------------------
+def _norm(lang: str | None) -> str:
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, lang: str | None = DEFAULT_LANGUAGE, **fmt: object) -> str:
+    """The text for ``key`` in ``lang`` (unknown language → English); ``fmt`` fills ``{n}``-style fields."""
+    entry = UI[key]
+    text = entry.get(_norm(lang)) or entry[DEFAULT_LANGUAGE]
+    return text.format(**fmt) if fmt else text
+
+
+def pick_language(accept_language_header: str | None) -> str:
+    """"zh" when the first preference of an ``Accept-Language`` header (or a bare code) is Chinese, else "en".
+
+    The first preference is the highest-``q`` entry (ties keep the header's order); ``*`` and junk are ignored.
+    """
+    if not accept_language_header:
+        return DEFAULT_LANGUAGE
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate(accept_language_header.split(",")):
+        bits = [b.strip() for b in part.split(";")]
+        tag = bits[0].lower()
+        if not tag or tag == "*":
+            continue
+        q = 1.0
+        for b in bits[1:]:
+            if b.lower().startswith("q="):
+                try:
+                    q = float(b[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if best is None or q > best[0]:
+            best = (q, i, tag)
+    if best is None:
+        return DEFAULT_LANGUAGE
+    tag = best[2].replace("_", "-")
+    return "zh" if tag == "zh" or tag.startswith("zh-") else "en"
+
+
+def gradio_translations() -> dict[str, dict[str, str]]:
+    """``{"en": {key: text}, "zh": {key: text}}`` for ``gr.I18n(**gradio_translations())``."""
+    return {lang: {key: entry[lang] for key, entry in UI.items()} for lang in LANGUAGES}
+
+
+def check_name(check_id: str, lang: str, default: str) -> str:
+    if _norm(lang) == "zh" and check_id in CHECKS_ZH:
+        return CHECKS_ZH[check_id][0]
+    return default
+
+
+def translate_result(result: CheckResult, lang: str | None) -> CheckResult:
+    """``result`` with its name and fix in ``lang``; ``value`` and ``threshold`` are kept exactly as measured.
+
+    For Chinese the fix is the check's Chinese generic fix (nothing in English), and stays empty when the check
+    passed. Unknown ids and English come back unchanged.
+    """
+    if _norm(lang) != "zh" or result.id not in CHECKS_ZH:
+        return result
+    name, fix = CHECKS_ZH[result.id]
+    if not result.fix:
+        new_fix = ""
+    elif result.fix.startswith("Internal error") or "could not be checked automatically" in result.fix:
+        new_fix = _INTERNAL_ERROR_ZH
+    else:
+        new_fix = fix
+    return replace(result, name=name, fix=new_fix)
+
+
+def badge(level: str, lang: str | None) -> str:
+    return t(f"badge_{level}", lang)
