@@ -24,12 +24,22 @@ from liveavatar.prompt_builder import TEMPLATES as BUILDER_TEMPLATES  # noqa: E4
 from liveavatar.prompt_builder import PromptParts, compose  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, presets_within  # noqa: E402
+from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, result_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 FRAME_CHOICES = [12, 24, 36, 48, 60, 72, 84, 96]
+I18N = gr.I18n(**gradio_translations())
+_KEY_BY_ENGLISH = {entry["en"]: key for key, entry in UI.items()}
+
+
+def L(english: str):  # noqa: N802 - reads as a label marker
+    """A text shown in the visitor's language; the English text names its entry in ``liveavatar/i18n.py``."""
+    return I18N(_KEY_BY_ENGLISH[english])
+
+
 BUILDER_FIELDS = (
     ("Character", "gender, age, hair, clothing — e.g. a young woman with long black hair in a blue suit"),
     ("Action / state", "pose, gestures, emotion — e.g. smiling warmly and gesturing while speaking"),
@@ -85,7 +95,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     offered = PRESETS
     if on_zero_gpu():  # only what fits one ZeroGPU call at the longest audio this server accepts
         offered = presets_within(ZERO_GPU_SECONDS, audio_seconds=options.limits.max_audio_seconds) or {"quick": PRESETS["quick"]}
-    preset_choices = [(p.label, p.key) for p in offered.values()] + [("Custom (advanced settings)", CUSTOM)]
+    preset_choices = [(L(p.label), p.key) for p in offered.values()] + [(L("Custom (advanced settings)"), CUSTOM)]
     examples = [e for e in load_examples(ROOT / "examples") if e.preset in offered]
     default_preset = "standard" if "standard" in offered else next(iter(offered))
     std = PRESETS["standard"].settings
@@ -93,75 +103,76 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False) as demo:
         browser_visitor = gr.BrowserState("", storage_key="liveavatar-visitor")
         visitor = gr.State("")
-        gr.Markdown(
-            "# Live Avatar Studio\nGive a **prompt**, a **portrait** and a **speech recording**; get a lip-synced video "
-            "of that person talking. Inputs are checked before anything runs."
-        )
+        with gr.Row():
+            gr.Markdown("# Live Avatar Studio")
+            lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label=L("Language"), elem_id="language", scale=0, min_width=200)
+        gr.Markdown(I18N("app_intro"))
         banner = gr.Markdown(f"**Running:** {choice.backend.label}. {choice.reason}", elem_id="backend-banner")
         if choice.backend.is_preview:
-            with gr.Accordion("Model weights (about 50 GB; needs internet and a GPU with 80 GB)", open=False):
+            with gr.Accordion(L("Model weights (about 50 GB; needs internet and a GPU with 80 GB)"), open=False):
                 gr.Markdown(
                     "The real model needs Wan2.2-S2V-14B and the Live Avatar LoRA on disk. Point the app at them with "
                     f"`--ckpt_dir` or `{CKPT_ENV}`, or download them here (sizes are shown before anything is fetched)."
                 )
-                download_btn = gr.Button("Download the model weights", size="sm")
+                download_btn = gr.Button(L("Download the model weights"), size="sm")
             download_btn.click(studio.download_weights, None, banner, api_name="download_weights", concurrency_limit=1)
         with gr.Row():
             with gr.Column(scale=5):
-                prompt = gr.Textbox(label="Prompt", lines=6, max_lines=14, placeholder="Character, action, environment, style — 100–200 words.")
-                with gr.Accordion("Prompt builder: character, action, environment, style", open=False):
-                    template = gr.Dropdown(label="Start from a template", choices=list(BUILDER_TEMPLATES), value=None)
-                    parts = [gr.Textbox(label=label, lines=2, placeholder=hint) for label, hint in BUILDER_FIELDS]
-                    compose_btn = gr.Button("Write these into the prompt", size="sm")
+                prompt = gr.Textbox(label=L("Prompt"), lines=6, max_lines=14, placeholder=L("Character, action, environment, style — 100–200 words."))
+                with gr.Accordion(L("Prompt builder: character, action, environment, style"), open=False):
+                    template = gr.Dropdown(label=L("Start from a template"), choices=list(BUILDER_TEMPLATES), value=None)
+                    parts = [gr.Textbox(label=L(label), lines=2, placeholder=L(hint)) for label, hint in BUILDER_FIELDS]
+                    compose_btn = gr.Button(L("Write these into the prompt"), size="sm")
+                    tips = gr.Markdown(PROMPT_TIPS["en"], elem_id="prompt-tips")
                 with gr.Row():
-                    image = gr.Image(label="Portrait", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
-                    audio = gr.Audio(label="Speech", type="filepath", sources=["upload", "microphone"])
+                    image = gr.Image(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
+                    audio = gr.Audio(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
                 with gr.Row():
-                    crop_btn = gr.Button("Crop around the face", size="sm")
-                    denoise_btn = gr.Button("Denoise audio", size="sm")
-                    loud_btn = gr.Button("Normalise loudness", size="sm")
-                    convert_btn = gr.Button("Convert to 16 kHz mono 16-bit", size="sm")
+                    crop_btn = gr.Button(L("Crop around the face"), size="sm")
+                    denoise_btn = gr.Button(L("Denoise audio"), size="sm")
+                    loud_btn = gr.Button(L("Normalise loudness"), size="sm")
+                    convert_btn = gr.Button(L("Convert to 16 kHz mono 16-bit"), size="sm")
                 fix_msg = gr.Markdown()
-                preset = gr.Dropdown(label="Preset", choices=preset_choices, value=default_preset)
-                with gr.Accordion("Advanced settings (choose the Custom preset to change them)", open=False) as adv_box:
+                preset = gr.Dropdown(label=L("Preset"), choices=preset_choices, value=default_preset)
+                with gr.Accordion(L("Advanced settings (choose the Custom preset to change them)"), open=False) as adv_box:
                     with gr.Row():
-                        size = gr.Dropdown(label="Size (area, width*height)", choices=list(SIZES), value=std.size)
-                        clips = gr.Number(label="Clips (0 = whole audio)", value=std.num_clip or 0, precision=0, minimum=0)
-                        steps = gr.Dropdown(label="Steps", choices=[3, 4, 5, 6], value=std.sample_steps)
-                        frames = gr.Dropdown(label="Frames per clip (multiple of 12; model distilled at 48)", choices=FRAME_CHOICES, value=std.infer_frames)
+                        size = gr.Dropdown(label=L("Size (area, width*height)"), choices=list(SIZES), value=std.size)
+                        clips = gr.Number(label=L("Clips (0 = whole audio)"), value=std.num_clip or 0, precision=0, minimum=0)
+                        steps = gr.Dropdown(label=L("Steps"), choices=[3, 4, 5, 6], value=std.sample_steps)
+                        frames = gr.Dropdown(label=L("Frames per clip (multiple of 12; model distilled at 48)"), choices=FRAME_CHOICES, value=std.infer_frames)
                     with gr.Row():
-                        seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0)
-                        online = gr.Checkbox(label="Online decode (bounded memory on long videos)", value=std.online_decode)
-                        offload = gr.Checkbox(label="CPU offload (fits smaller GPUs, slower)", value=std.offload_model)
-                    adv_json = gr.Textbox(label="Settings as JSON (what the /generate API receives)", interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
-                consent = gr.Checkbox(label="I have the right to use this face and this voice.", value=False, elem_id="consent")
+                        seed = gr.Number(label=L("Seed (-1 = random)"), value=-1, precision=0)
+                        online = gr.Checkbox(label=L("Online decode (bounded memory on long videos)"), value=std.online_decode)
+                        offload = gr.Checkbox(label=L("CPU offload (fits smaller GPUs, slower)"), value=std.offload_model)
+                    adv_json = gr.Textbox(label=L("Settings as JSON (what the /generate API receives)"), interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
+                consent = gr.Checkbox(label=L("I have the right to use this face and this voice."), value=False, elem_id="consent")
                 with gr.Row():
-                    generate_btn = gr.Button("Generate", variant="primary", scale=3)
-                    stop_btn = gr.Button("Stop", variant="stop", scale=1)
+                    generate_btn = gr.Button(L("Generate"), variant="primary", scale=3)
+                    stop_btn = gr.Button(L("Stop"), variant="stop", scale=1)
                 if examples:
                     gr.Examples(
                         examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
                         example_labels=[e.label for e in examples],
                         inputs=[prompt, image, audio, preset],
-                        label="Examples — good inputs, and bad ones that show each check firing",
+                        label=L("Examples — good inputs, and bad ones that show each check firing"),
                         cache_examples=False,
                     )
-                overlay = gr.Image(label="What the checks found (face box, and the crop the video will use)", interactive=False, height=300)
+                overlay = gr.Image(label=L("What the checks found (face box, and the crop the video will use)"), interactive=False, height=300)
             with gr.Column(scale=5):
-                video = gr.Video(label="Result (each clip plays as soon as it is made)", interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
+                video = gr.Video(label=L("Result (each clip plays as soon as it is made)"), interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
                 result_md = gr.Markdown(elem_id="result-summary")
-                with gr.Accordion("Run details (seed used, plan, timings)", open=False):
+                with gr.Accordion(L("Run details (seed used, plan, timings)"), open=False):
                     info = gr.JSON(show_label=False)
                 plan_md = gr.Markdown(elem_id="plan")
                 checklist = gr.HTML(elem_id="checklist")
         with gr.Accordion("Your results (kept on this server for "
                           f"{options.keep_hours:g} hours, then deleted)", open=True):
-            history = gr.Gallery(label="History", columns=6, height=220, allow_preview=False, elem_id="history")
+            history = gr.Gallery(label=L("History"), columns=6, height=220, allow_preview=False, elem_id="history")
             history_id = gr.State("")
             history_md = gr.Markdown()
             with gr.Row():
-                rerun_btn = gr.Button("Load these inputs to re-run with one change", size="sm")
-                delete_btn = gr.Button("Delete my files now", size="sm", variant="stop")
+                rerun_btn = gr.Button(L("Load these inputs to re-run with one change"), size="sm")
+                delete_btn = gr.Button(L("Delete my files now"), size="sm", variant="stop")
             delete_msg = gr.Markdown()
         gr.Markdown(
             f"Uploads and results are kept for {options.keep_hours:g} hours, then deleted. "
@@ -178,8 +189,11 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         template.change(template_parts, template, parts, api_visibility="private", queue=False)
         compose_btn.click(compose_prompt, parts, prompt, api_visibility="private", queue=False)
 
-        live_inputs = [prompt, image, audio, preset, adv_json]
-        for comp in (image, audio, preset, adv_json):
+        live_inputs = [prompt, image, audio, preset, adv_json, lang]
+        demo.load(studio.initial_language, None, lang, api_visibility="private", queue=False)
+        lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
+        lang.change(lambda code: PROMPT_TIPS[code], lang, tips, api_visibility="private", queue=False)
+        for comp in (image, audio, preset, adv_json, lang):
             comp.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
         prompt.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
         demo.load(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private")
@@ -188,9 +202,11 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
             btn.click(lambda a, w=which: studio.fix_audio(w, a), audio, [audio, fix_msg], api_visibility="undocumented", api_name=f"fix_{which}")
 
-        generate_btn.click(consent_gate, consent, None, api_visibility="private", queue=False).success(
+        # Queued (not queue=False): only queued events show their error as a toast in Gradio 6.
+        generate_btn.click(consent_gate, consent, None, api_visibility="private", concurrency_limit=None,
+                           concurrency_id="control").success(
             gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor], [video, info],
-            api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu",
+            api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=result_md,
         ).then(studio.history_gallery, visitor, history, api_visibility="private", queue=False)
         info.change(result_summary, info, result_md, api_visibility="private", queue=False)
         stop_btn.click(studio.stop, None, fix_msg, api_name="stop", concurrency_limit=None, concurrency_id="control")
@@ -201,7 +217,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private")
 
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
-        check_btn = gr.Button("Check", visible=False)
+        check_btn = gr.Button(L("Check"), visible=False)
         check_json = gr.JSON(visible=False)
         check_btn.click(studio.check_api, [prompt, image, audio, preset], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
@@ -238,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-        allowed_paths=[str(ROOT / "examples"), str(options.output_dir)], css=CSS, footer_links=["api"],
+        allowed_paths=[str(ROOT / "examples"), str(options.output_dir)], css=CSS, footer_links=["api", "settings"],
+        i18n=I18N, js=AUTO_LOCALE_JS,
     )
 
 

@@ -56,6 +56,7 @@ def test_app_labels_are_covered():
     src = (ROOT / "app.py").read_text(encoding="utf-8")
     english = {e["en"] for e in i18n.UI.values()}
     found = set(re.findall(r'label="([^"]+)"', src))
+    found |= set(re.findall(r'\bL\("([^"]+)"\)', src))
     found |= set(re.findall(r'placeholder="([^"]+)"', src))
     found |= set(re.findall(r'gr\.Button\("([^"]+)"', src))
     found |= set(re.findall(r'gr\.Accordion\("([^"]+)"', src))

@@ -21,6 +21,7 @@ from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
 from liveavatar.fixes.image import crop_to_face, draw_face_overlay
 from liveavatar.history import HistoryEntry, OutputStore, new_visitor_id
+from liveavatar.i18n import pick_language
 from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download
 from liveavatar.pipeline.pipeline import PipelineError
 from liveavatar.prepare import crop_box_in_source
@@ -71,6 +72,16 @@ class Studio:
         self.store.cleanup()
         return visitor, visitor, self.history_gallery(visitor)
 
+    @staticmethod
+    def initial_language(request: gr.Request | None = None) -> str:
+        """``?lang=zh|en`` wins; else the browser's first preference (Accept-Language)."""
+        if request is not None:
+            query = getattr(request, "query_params", None) or {}
+            if query.get("lang"):
+                return "zh" if str(query["lang"]).startswith("zh") else "en"
+            return pick_language(request.headers.get("accept-language"))
+        return "en"
+
     # --- checks and plan ------------------------------------------------------------------
     def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
         settings = resolve_settings(preset, advanced)
@@ -85,7 +96,8 @@ class Studio:
             raise gr.Error(str(exc)) from None
         return report.to_list()
 
-    def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
+    def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None,
+                lang: str = "en"):
         """Live checklist, annotated portrait and plan for the page (not part of the public API)."""
         try:
             insp, report = self._report(prompt, image, audio, preset, advanced)
@@ -98,7 +110,8 @@ class Studio:
         if insp.image is not None:
             crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
             overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
-        return checklist_html(report.results), overlay, plan_markdown(report.plan, self.choice.reason, preset_for(preset))
+        return (checklist_html(report.results, lang), overlay,
+                plan_markdown(report.plan, self.choice.reason, preset_for(preset), lang))
 
     # --- generation -------------------------------------------------------------------------
     def generate_api(
