@@ -1,20 +1,14 @@
-"""Launch the real app (preview backend) on a free loopback port for the browser test.
-
-Own small launcher: pytest's importlib mode cannot import ``tests/app/conftest.py`` from here.
-"""
+"""The app (preview backend) on a free loopback port, and Debian's Chromium, for the browser test."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from liveavatar.testing.server import launched_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -23,45 +17,6 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def launched_app(out: Path, *args: str):
-    """Start ``python app.py`` on a free loopback port; yield its URL; stop it afterwards."""
-    port = _free_port()
-    log_path = out / "server.log"
-    log = open(log_path, "w")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--output_dir", str(out), *args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    try:
-        deadline = time.time() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("app exited early:\n" + log_path.read_text())
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("app did not start:\n" + log_path.read_text()) from None
-                time.sleep(0.3)
-        yield {"url": f"http://127.0.0.1:{port}/", "proc": proc, "out": out, "log": log_path}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _chromium_or_skip() -> str:
