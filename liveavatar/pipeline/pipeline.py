@@ -54,6 +54,21 @@ OOM_LADDER = (
 )
 
 
+def euler_step(sigmas: torch.Tensor, step: int, x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Flow-matching Euler update with exactly the arithmetic of diffusers'
+    ``FlowMatchEulerDiscreteScheduler.step`` (no stochastic sampling): ``x.float() + (sigma_next - sigma) *
+    flow``, cast back to ``flow``'s dtype. Written out so a rank that owns only step i needs no scheduler
+    state (diffusers keeps a running step index)."""
+    dt = sigmas[step + 1] - sigmas[step]
+    return (x.to(torch.float32) + dt * flow).to(flow.dtype)
+
+
+def draw_ref_rope_shifts(rng: random.Random, block_start_frame: int, steps: int) -> list[int]:
+    """One block's reference RoPE shifts, one per denoising step, in the order the forward calls run.
+    Every TPP rank draws all of them (to keep the shared sequence aligned) and uses its own steps'."""
+    return [sample_ref_rope_shift(block_start_frame, rng) for _ in range(steps)]
+
+
 class PipelineError(RuntimeError):
     """A failure with a message meant for the user."""
 
@@ -205,6 +220,49 @@ class LiveAvatarPipeline:
         frames = decoder.push(clip_latents.float())  # [1, 3, F, H, W] in [-1, 1]
         return frames[0].permute(1, 2, 3, 0).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
+    # ------------------------------------------------------------------ shared per-step code
+    # ``generate`` and the TPP ranks (``liveavatar.pipeline.distributed``) both build on these, so a
+    # rank that owns denoising step i runs exactly the arithmetic the single-process loop runs.
+    def prepare_conditioning(self, prompt: str, reference: np.ndarray, audio_16k: np.ndarray,
+                             frames_per_clip: int, num_clips: int, fps: int):
+        """``(context, audio, ref_latents, motion_latents, history)`` for a whole video."""
+        context = self.encode_prompt(prompt)
+        audio = self.encode_audio(audio_16k, num_clips * frames_per_clip, fps)
+        ref_latents, motion_latents, history = self.prepare_latents(reference)
+        return context, audio, ref_latents, motion_latents, history
+
+    def prefilled_caches(self, count: int, ref_latents: torch.Tensor, motion_latents: torch.Tensor,
+                         context: torch.Tensor, lat_t: int) -> list[KVCache]:
+        """``count`` per-step KV caches sharing one sink, prefilled once at t = 0."""
+        _, _, _, lat_h, lat_w = ref_latents.shape
+        caches = [KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=self.device)
+                  for _ in range(count)]
+        self.transformer.prefill_sink(ref_latents, motion_latents, context, caches[0])
+        for cache in caches[1:]:
+            cache.share_sink_from(caches[0])
+        return caches
+
+    def clip_noise(self, seed: int, r: int, lat_t: int, lat_h: int, lat_w: int) -> torch.Tensor:
+        """Clip r's whole noise, drawn at once from ``seed + r`` (sliced per block by the caller)."""
+        generator = torch.Generator(device=self.device).manual_seed(seed + r)
+        return torch.randn((1, self.config.in_dim, lat_t, lat_h, lat_w), generator=generator,
+                           device=self.device, dtype=torch.float32)
+
+    def block_audio(self, audio: torch.Tensor, block_index: int) -> torch.Tensor:
+        """The audio features of absolute block ``block_index`` (4 video frames per latent frame)."""
+        span = self.config.num_frames_per_block * 4
+        return audio[..., block_index * span : (block_index + 1) * span]
+
+    def denoise_step(self, x: torch.Tensor, step: int, timesteps: torch.Tensor, sigmas: torch.Tensor,
+                     context: torch.Tensor, block_audio: torch.Tensor, cache: KVCache, *,
+                     block_index: int, ref_rope_shift: int) -> torch.Tensor:
+        """Denoising step ``step`` of block ``block_index``: one DiT forward (writing ``cache``) + Euler."""
+        flow = self.transformer.forward_block(
+            x.to(self.dtype), timesteps[step].expand(1).float(), context, block_audio, cache,
+            block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift,
+        )
+        return euler_step(sigmas, step, x, flow.float())
+
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def generate(
@@ -232,9 +290,8 @@ class LiveAvatarPipeline:
         self.check_inputs(reference, audio_16k, frames_per_clip, steps)
         with self._lock:
             t0 = time.perf_counter()
-            context = self.encode_prompt(prompt)
-            audio = self.encode_audio(audio_16k, num_clips * frames_per_clip, fps)
-            ref_latents, motion_latents, history = self.prepare_latents(reference)
+            context, audio, ref_latents, motion_latents, history = self.prepare_conditioning(
+                prompt, reference, audio_16k, frames_per_clip, num_clips, fps)
             decoder = OnlineDecoder(self.vae, history, frames_per_clip, self.config.motion_frames, first_clip_trim=0)
             prep_s = time.perf_counter() - t0
 
@@ -244,39 +301,26 @@ class LiveAvatarPipeline:
             lat_t = frames_per_clip // 4
             num_blocks = lat_t // fpb
             _, _, _, lat_h, lat_w = ref_latents.shape
-            caches = [
-                KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=self.device)
-                for _ in range(steps)
-            ]
-            self.transformer.prefill_sink(ref_latents, motion_latents, context, caches[0])
-            for cache in caches[1:]:
-                cache.share_sink_from(caches[0])
+            caches = self.prefilled_caches(steps, ref_latents, motion_latents, context, lat_t)
             scheduler = make_scheduler(steps, device=self.device)
+            timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
             rope_rng = random.Random(seed)
             pending: list[tuple[int, torch.Tensor, float]] = []
 
             for r in range(num_clips):
                 t_clip = time.perf_counter()
-                generator = torch.Generator(device=self.device).manual_seed(seed + r)
-                noise = torch.randn((1, self.config.in_dim, lat_t, lat_h, lat_w), generator=generator,
-                                    device=self.device, dtype=torch.float32)
-                clip_audio = audio[..., r * frames_per_clip : (r + 1) * frames_per_clip]
+                noise = self.clip_noise(seed, r, lat_t, lat_h, lat_w)
                 blocks = []
                 for b in range(num_blocks):
                     if cancel is not None and cancel.is_set():
                         return
                     block_index = r * num_blocks + b
                     x = noise[:, :, b * fpb : (b + 1) * fpb]
-                    block_audio = clip_audio[..., b * fpb * 4 : (b + 1) * fpb * 4]
-                    scheduler.set_timesteps(steps, device=self.device)
-                    for i, t in enumerate(scheduler.timesteps):
-                        # Upstream draws the reference's RoPE shift anew in every forward call.
-                        shift = sample_ref_rope_shift(block_index * fpb, rope_rng)
-                        flow = self.transformer.forward_block(
-                            x.to(self.dtype), t.expand(1).float(), context, block_audio, caches[i],
-                            block_index=block_index, write_cache=True, ref_rope_shift=shift,
-                        )
-                        x = scheduler.step(flow.float(), t, x, return_dict=False)[0]
+                    block_audio = self.block_audio(audio, block_index)
+                    shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, steps)
+                    for i in range(steps):
+                        x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
+                                              block_index=block_index, ref_rope_shift=shifts[i])
                         if on_step:
                             on_step(r, b, i + 1, steps)
                     blocks.append(x)
