@@ -27,7 +27,8 @@ from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, pres
 from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
-from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, result_summary  # noqa: E402
+from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
+from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, limits_text, result_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 FRAME_CHOICES = [12, 24, 36, 48, 60, 72, 84, 96]
@@ -100,7 +101,10 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     default_preset = "standard" if "standard" in offered else next(iter(offered))
     std = PRESETS["standard"].settings
 
-    with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False) as demo:
+    # Gradio copies every upload and streamed clip into its cache: age it out like our own outputs.
+    keep_s = int(options.keep_hours * 3600)
+    with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False,
+                   delete_cache=(max(60, min(3600, keep_s)), max(60, keep_s))) as demo:
         browser_visitor = gr.BrowserState("", storage_key="liveavatar-visitor")
         visitor = gr.State("")
         with gr.Row():
@@ -125,8 +129,10 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     compose_btn = gr.Button(L("Write these into the prompt"), size="sm")
                     tips = gr.Markdown(PROMPT_TIPS["en"], elem_id="prompt-tips")
                 with gr.Row():
-                    image = gr.Image(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
-                    audio = gr.Audio(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
+                    # These hand the upload's path to our loaders untouched (see liveavatar/ui/components.py).
+                    image = PortraitInput(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
+                    audio = SpeechInput(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
+                gr.Markdown(limits_text(options), elem_id="input-limits")
                 with gr.Row():
                     crop_btn = gr.Button(L("Crop around the face"), size="sm")
                     denoise_btn = gr.Button(L("Denoise audio"), size="sm")
@@ -180,7 +186,9 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                else "The AI-generated mark is turned off on this server.")
         )
 
-        demo.load(studio.init_visitor, browser_visitor, [browser_visitor, visitor, history], api_visibility="private")
+        # Not in the default (one-at-a-time) queue group: a page load must never wait behind other work.
+        demo.load(studio.init_visitor, browser_visitor, [browser_visitor, visitor, history], api_visibility="private",
+                  concurrency_limit=None, concurrency_id="control")
 
         adv_inputs = [preset, size, clips, steps, frames, seed, online, offload]
         for comp in adv_inputs:
@@ -196,7 +204,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         for comp in (image, audio, preset, adv_json, lang):
             comp.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
         prompt.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
-        demo.load(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private")
+        demo.load(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private",
+                  concurrency_limit=4, concurrency_id="checks")
 
         crop_btn.click(studio.fix_crop, [image, preset, adv_json], [image, fix_msg], api_visibility="undocumented", api_name="fix_crop")
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
@@ -213,8 +222,10 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
 
         history.select(studio.history_select, visitor, [history_id, history_md], api_visibility="private", queue=False)
         rerun_btn.click(studio.history_load, [visitor, history_id],
-                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload], api_visibility="private")
-        delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private")
+                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload], api_visibility="private",
+                        concurrency_limit=None, concurrency_id="control")
+        delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private",
+                         concurrency_limit=None, concurrency_id="control")
 
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button(L("Check"), visible=False)
@@ -240,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("LIVEAVATAR_CONCURRENCY", "1")), help="generations at once (one per GPU)")
     parser.add_argument("--max_queue", type=int, default=int(os.environ.get("LIVEAVATAR_MAX_QUEUE", "64")), help="waiting jobs before new ones are refused")
     parser.add_argument("--max_audio_seconds", type=float, default=_env_float("LIVEAVATAR_MAX_AUDIO_SECONDS", 15 * 60), help="longest speech accepted")
+    parser.add_argument("--max_upload_mb", type=float, default=_env_float("LIVEAVATAR_MAX_UPLOAD_MB", 50), help="largest file accepted per upload, in MB (refused before it is stored)")
     parser.add_argument("--keep_hours", type=float, default=_env_float("LIVEAVATAR_KEEP_HOURS", 24), help="how long uploads and results are kept")
     parser.add_argument("--no_ai_label", action="store_true", help="do not burn the 'AI-generated' mark into videos (self-hosting)")
     args = parser.parse_args(argv)
@@ -247,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         output_dir=Path(args.output_dir or Path(tempfile.gettempdir()) / "liveavatar-studio"),
         keep_hours=args.keep_hours, ai_label=not args.no_ai_label,
         limits=Limits(max_audio_seconds=args.max_audio_seconds), ckpt_dir=args.ckpt_dir, device=args.device,
+        max_upload_bytes=int(args.max_upload_mb * 1_000_000),
     )
     # On ZeroGPU the GPU exists only inside the decorated call, so CUDA is not visible at start-up.
     device = args.device or ("cuda" if on_zero_gpu() else None)
@@ -255,7 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
         allowed_paths=[str(ROOT / "examples"), str(options.output_dir)], css=CSS, footer_links=["api", "settings"],
-        i18n=I18N, js=AUTO_LOCALE_JS,
+        i18n=I18N, js=AUTO_LOCALE_JS, max_file_size=options.max_upload_bytes,
+        # Gradio's run history would copy every input into the browser's localStorage: it fills the
+        # quota (our visitor id could then not be saved) and keeps private uploads on shared machines.
+        run_history=False,
+        state_session_capacity=500,  # bounds per-session memory on a busy Space
     )
 
 

@@ -215,6 +215,10 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
     "prompt.too_long": ("提示词大小", "请将提示词缩短到 100–200 词,过长的提示词大部分会被模型忽略。"),
     "image.file": ("参考图像", "请上传、粘贴或拍摄一张单人正脸照片(JPG 或 PNG);若文件无法读取,请换一个文件。"),
     "audio.file": ("语音音频", "请上传语音的 WAV 或 MP3 文件,或用麦克风录制一段;若文件无法读取,请换一个文件。"),
+    # notes on decoding (ui/handlers.py) and hidden characters (checks/prompt.py)
+    "image.animated": ("动图", "动图只使用第一帧作为参考图像。如果这一帧不是想要的画面,请把想要的那一帧另存为 JPG 或 PNG 后再上传。"),
+    "image.colour": ("颜色", "图像为 CMYK 等非 RGB 颜色模式,已转换为 RGB,颜色可能略有偏差。如预览颜色不对,请导出为 RGB 的 JPG 或 PNG。"),
+    "prompt.characters": ("隐藏字符", "提示词中含有不可见的控制字符(通常来自复制粘贴),对模型没有意义。请以纯文本重新输入或粘贴提示词。"),
     # image (checks/image.py)
     "image.format": ("图像类型", "无需处理:应用会自动转换。如想跳过转换,请上传 JPG 或 PNG 格式的图像。"),
     "image.resolution": ("分辨率", "请使用更大的照片(分辨率 ≥512×512),或先用超分工具(如 Real-ESRGAN)提升分辨率,再以人脸为中心裁剪。"),

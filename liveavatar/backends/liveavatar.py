@@ -70,4 +70,23 @@ class LiveAvatarBackend:
                     frames = frames[: plan.last_clip_frames]
                 yield Clip(out.index, frames, out.timings)
         except oom:
+            _release_memory()
             raise PipelineError(OOM_LADDER) from None
+
+
+def _release_memory() -> None:
+    """After an out-of-memory error, give the failed step's tensors back so the next job can run.
+
+    The exception's traceback (dropped by ``from None``) held the frames that referenced them;
+    collecting, then emptying CUDA's cache, returns that memory to the device.
+    """
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover - best effort; the error message is what matters
+        pass

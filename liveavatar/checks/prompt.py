@@ -278,6 +278,7 @@ def _contradictions(t: PromptText) -> list[tuple[str, str]]:
 # ---- checks ---------------------------------------------------------------------------------
 
 _NAMES = {
+    "prompt.characters": "Hidden characters",
     "prompt.length": "Prompt length",
     "prompt.vague_words": "Vague words",
     "prompt.contradictions": "Contradictions",
@@ -359,6 +360,52 @@ def _check_elements(t: PromptText) -> CheckResult:
     value = "missing: " + ", ".join(ELEMENT_NAMES[e] for e in missing)
     hints = "; ".join(f"{ELEMENT_NAMES[e]} — e.g. \"{ELEMENT_EXAMPLES[e]}\"" for e in missing)
     return warning(cid, name, value, threshold, f"Add {hints}.")
+
+
+# Bidirectional embeddings, overrides and isolates: invisible, and able to make the text read
+# differently from what the model receives ("Trojan Source"). Ordinary right-to-left text
+# (Hebrew, Arabic) needs none of them, and emoji joiners (U+200D) are not among them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def hidden_characters(text: object) -> list[str]:
+    """Control characters (other than tab and line breaks) and bidi controls in ``text``, as U+XXXX."""
+    if not isinstance(text, str):
+        return []
+    found: dict[str, None] = {}
+    for ch in text:
+        if ch in "\t\n\r":
+            continue
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
+            found.setdefault(f"U+{ord(ch):04X}", None)
+    return list(found)
+
+
+def _check_characters(text: object) -> CheckResult | None:
+    """A line only when the prompt holds invisible control characters (nothing to say otherwise)."""
+    codes = hidden_characters(text)
+    if not codes:
+        return None
+    shown = ", ".join(codes[:6]) + (f" and {len(codes) - 6} more" if len(codes) > 6 else "")
+    return warning(
+        "prompt.characters", _NAMES["prompt.characters"], f"{len(codes)} kind(s) of invisible control "
+        f"character: {shown}", "printable text (tabs and line breaks are fine)",
+        "The prompt contains invisible control characters, usually left over from copying and pasting. "
+        "They mean nothing to the model; retype or paste the prompt as plain text to remove them.",
+    )
+
+
+def check_hidden_characters(text: object) -> list[CheckResult]:
+    """``[prompt.characters warning]`` when the text holds invisible control characters, else ``[]``.
+
+    Kept out of :func:`check_prompt` (whose four lines are always the same) because it has nothing
+    to say about an ordinary prompt. Never raises.
+    """
+    try:
+        result = _check_characters(text)
+    except Exception:  # noqa: BLE001 - the checklist must always render
+        return []
+    return [result] if result else []
 
 
 def check_prompt(text: str) -> list[CheckResult]:

@@ -94,7 +94,7 @@ class LoadedAudio:
 
 
 def describe_duration(seconds: float) -> str:
-    """Human wording for a length: "0.25 s", "1.92 s", "12 s", "4 min 05 s".
+    """Human wording for a length: "0.25 s", "1.92 s", "12 s", "4 min 05 s", "1 h 00 min 00 s".
 
     Two decimals under a minute, because clip lengths such as 1.92 s are compared against it.
     """
@@ -103,6 +103,9 @@ def describe_duration(seconds: float) -> str:
     if seconds < 59.995:
         return f"{seconds:.2f}".rstrip("0").rstrip(".") + " s"
     minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes >= 60:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
     return f"{minutes} min {secs:02d} s"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import html
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -28,7 +29,12 @@ from liveavatar.prepare import crop_box_in_source
 from liveavatar.presets import PRESETS, SettingsError, resolve_settings
 from liveavatar.repro import cli_command
 from liveavatar.report import checklist_html, plan_markdown, preset_for
-from liveavatar.studio import InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for
+from liveavatar.checks.prompt import check_hidden_characters
+from liveavatar.checks.result import CheckResult, warning
+from liveavatar.media.audio import describe_duration
+from liveavatar.studio import (
+    InputCache, InputProblemError, Inspection, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,50 @@ class ServiceOptions:
     limits: Limits = field(default_factory=Limits)
     ckpt_dir: str | None = None
     device: str | None = None
+    max_upload_bytes: int = 50_000_000
+    """Largest single upload; Gradio refuses a bigger file before storing it (``launch(max_file_size=...)``)."""
+
+
+def limits_text(options: ServiceOptions) -> str:
+    """The limits line shown under the inputs; every number is the one enforced."""
+    lim = options.limits
+    return (
+        f"**Limits:** files up to {options.max_upload_bytes / 1e6:g} MB each; portraits up to "
+        f"{lim.max_image_pixels / 1e6:g} megapixels; speech up to {describe_duration(lim.max_audio_seconds)}; "
+        f"prompt up to {lim.max_prompt_chars:,} characters. Larger inputs are refused before any work starts."
+    )
+
+
+_COLOUR_MODES = {"CMYK": "CMYK (print colours)", "LAB": "Lab", "YCbCr": "YCbCr", "HSV": "HSV"}
+
+
+def input_notes(insp: Inspection) -> list[CheckResult]:
+    """What decoding the inputs had to decide for the visitor, said in the checklist.
+
+    An animated image gives its first frame and a print (CMYK) file is converted to RGB: both
+    work, but the visitor should know which picture the model gets. Invisible control characters
+    in the prompt are named too.
+    """
+    notes = check_hidden_characters(insp.prompt)
+    image = insp.image
+    if image is None:
+        return notes
+    frames = int(getattr(image, "frame_count", 1) or 1)
+    if frames > 1:
+        fmt = str(image.source_format or "image").upper()
+        notes.append(warning(
+            "image.animated", "Animation", f"animated {fmt}, {frames} frames", "one still photo",
+            f"Only the first frame of the animated {fmt} is used as the portrait. If that is not the "
+            "picture you want, save the frame you want as a JPG or PNG and upload that.",
+        ))
+    mode = str(getattr(image, "source_mode", "RGB") or "RGB")
+    if mode in _COLOUR_MODES:
+        notes.append(warning(
+            "image.colour", "Colours", f"{_COLOUR_MODES[mode]} converted to RGB", "an RGB photo",
+            f"The photo is stored in {_COLOUR_MODES[mode]} and was converted to RGB; colours may shift "
+            "a little. If the preview looks wrong, export it as an RGB JPG or PNG.",
+        ))
+    return notes
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -69,7 +119,7 @@ class Studio:
 
     def init_visitor(self, stored: str | None):
         visitor = self.visitor_for(stored, None) if stored else new_visitor_id()
-        self.store.cleanup()
+        self.cleanup()
         return visitor, visitor, self.history_gallery(visitor)
 
     @staticmethod
@@ -83,9 +133,15 @@ class Studio:
         return "en"
 
     # --- checks and plan ------------------------------------------------------------------
+    def _inspect(self, prompt: str | None, image: str | None, audio: str | None) -> Inspection:
+        """Decode (cached, with the limits) and add the notes on what decoding decided."""
+        insp = self.cache.inspect(prompt, image, audio)
+        insp.file_results = [*insp.file_results, *input_notes(insp)]
+        return insp
+
     def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
         settings = resolve_settings(preset, advanced)
-        insp = self.cache.inspect(prompt, image, audio)
+        insp = self._inspect(prompt, image, audio)
         return insp, check_inputs(insp, settings, self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
@@ -133,12 +189,15 @@ class Studio:
         cancel = threading.Event()
         with self._jobs_lock:
             self._jobs[session] = cancel
+        job_dir: Path | None = None
+        kept = False
+        stream = None
         try:
             settings = resolve_settings(preset, advanced)
-            insp = self.cache.inspect(prompt, image, audio)
+            insp = self._inspect(prompt, image, audio)
             plan = plan_for(insp, settings, self.choice)
             owner = self.visitor_for(visitor, request)
-            self.store.cleanup()
+            self.cleanup()
             job_dir = self.store.new_job(owner)
             blocks = max(1, plan.frames_per_clip // 12)
             started = time.perf_counter()
@@ -151,8 +210,9 @@ class Studio:
                          f"ETA {_fmt_eta(elapsed / done * (1 - done) if done else None)}")
 
             result = None
-            for item in generate_stream(insp, settings, self.choice, job_dir, cancel=cancel, on_step=on_step,
-                                        ai_label=self.options.ai_label):
+            stream = generate_stream(insp, settings, self.choice, job_dir, cancel=cancel, on_step=on_step,
+                                     ai_label=self.options.ai_label)
+            for item in stream:
                 if isinstance(item, JobUpdate):
                     progress((item.clips_done, item.clips_total), unit="clips",
                              desc=f"Clip {item.clips_done}/{item.clips_total} done · ETA {_fmt_eta(item.eta)}")
@@ -172,6 +232,7 @@ class Studio:
                 preset=preset, settings=_with_seed(settings, result.seed).to_dict(), cli=info["cli"],
             ))
             info["history_id"] = entry.id
+            kept = True
             yield entry.video, info
         except (SettingsError, InputProblemError, CheckpointError, PipelineError) as exc:
             raise gr.Error(str(exc), duration=None) from None
@@ -182,6 +243,13 @@ class Studio:
         except Exception as exc:  # the UI must never show a traceback
             raise gr.Error(f"Generation failed: {type(exc).__name__}: {exc}", duration=None) from None
         finally:
+            # However the job ended (done, failed, stopped, or the client went away mid-stream), its
+            # temporaries go now: closing the stream aborts an unfinished video and removes the
+            # per-clip files; a job that kept nothing leaves no folder behind.
+            if stream is not None:
+                stream.close()
+            if job_dir is not None and not kept:
+                shutil.rmtree(job_dir, ignore_errors=True)
             with self._jobs_lock:
                 if self._jobs.get(session) is cancel:
                     del self._jobs[session]
@@ -251,6 +319,22 @@ class Studio:
         path, message = fn(insp.audio, self._fix_dir())
         gr.Info(message)
         return path, message
+
+    def cleanup(self, now: float | None = None) -> None:
+        """Expire old results and the one-click fixes' folders (kept as long as uploads' copies)."""
+        self.store.cleanup(now)
+        root = self.options.output_dir / "fixes"
+        cutoff = (time.time() if now is None else now) - self.options.keep_hours * 3600
+        try:
+            folders = [d for d in root.iterdir() if d.name.startswith("fix-") and not d.is_symlink() and d.is_dir()]
+        except OSError:
+            return
+        for folder in folders:
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue
 
     def _fix_dir(self) -> Path:
         root = self.options.output_dir / "fixes"
