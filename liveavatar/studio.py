@@ -19,8 +19,8 @@ from typing import Any
 from liveavatar.backends import BackendChoice
 from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
 from liveavatar.checks.consistency import check_consistency
-from liveavatar.checks.image import check_image
-from liveavatar.checks.prompt import check_prompt
+from liveavatar.checks.image import check_image, check_image_source
+from liveavatar.checks.prompt import check_hidden_characters, check_prompt
 from liveavatar.checks.result import CheckResult, problem
 from liveavatar.faces import Face, detect_faces
 from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_mono_16k
@@ -251,9 +251,18 @@ def plan_for(insp: Inspection, settings: GenerationSettings, choice: BackendChoi
     )
 
 
+def input_notes(insp: Inspection) -> list[CheckResult]:
+    """What decoding the inputs had to decide (first frame of an animation, CMYK → RGB) and any
+    invisible control characters in the prompt: said in the checklist, only when there is something."""
+    notes = check_hidden_characters(insp.prompt)
+    if insp.image is not None:
+        notes += check_image_source(insp.image)
+    return notes
+
+
 def check_inputs(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> CheckReport:
     plan = plan_for(insp, settings, choice)
-    results = list(insp.file_results)
+    results = [*insp.file_results, *input_notes(insp)]
     if insp.image is not None:
         results += check_image(insp.image, insp.faces)
     if insp.audio_stats is not None:

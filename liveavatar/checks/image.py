@@ -472,3 +472,32 @@ def _sharpness(region: np.ndarray, target_height: int) -> float | None:
     if variance < 4.0:  # luma std < 2: a flat patch has no edges to judge focus by
         return None
     return float(cv2.Laplacian(resized, cv2.CV_32F).var()) / variance
+
+
+_COLOUR_MODES = {"CMYK": "CMYK (print colours)", "LAB": "Lab", "YCbCr": "YCbCr", "HSV": "HSV"}
+
+
+def check_image_source(image: LoadedImage) -> list[CheckResult]:
+    """What decoding the portrait had to decide, said only when it decided something.
+
+    An animated image gives its first frame and a print (CMYK) file is converted to RGB: both
+    work, but the user should know which picture the model gets. Kept out of :func:`check_image`
+    (whose lines are always the same) because an ordinary photo has nothing to report here.
+    """
+    notes: list[CheckResult] = []
+    frames = int(getattr(image, "frame_count", 1) or 1)
+    if frames > 1:
+        fmt = str(image.source_format or "image").upper()
+        notes.append(warning(
+            "image.animated", "Animation", f"animated {fmt}, {frames} frames", "one still photo",
+            f"Only the first frame of the animated {fmt} is used as the portrait. If that is not the "
+            "picture you want, save the frame you want as a JPG or PNG and upload that.",
+        ))
+    mode = str(getattr(image, "source_mode", "RGB") or "RGB")
+    if mode in _COLOUR_MODES:
+        notes.append(warning(
+            "image.colour", "Colours", f"{_COLOUR_MODES[mode]} converted to RGB", "an RGB photo",
+            f"The photo is stored in {_COLOUR_MODES[mode]} and was converted to RGB; colours may shift "
+            "a little. If the preview looks wrong, export it as an RGB JPG or PNG.",
+        ))
+    return notes

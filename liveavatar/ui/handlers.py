@@ -29,11 +29,9 @@ from liveavatar.prepare import crop_box_in_source
 from liveavatar.presets import PRESETS, SettingsError, resolve_settings
 from liveavatar.repro import cli_command
 from liveavatar.report import checklist_html, plan_markdown, preset_for
-from liveavatar.checks.prompt import check_hidden_characters
-from liveavatar.checks.result import CheckResult, warning
 from liveavatar.media.audio import describe_duration
 from liveavatar.studio import (
-    InputCache, InputProblemError, Inspection, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
+    InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
 
 
@@ -59,38 +57,6 @@ def limits_text(options: ServiceOptions) -> str:
         f"{lim.max_image_pixels / 1e6:g} megapixels; speech up to {describe_duration(lim.max_audio_seconds)}; "
         f"prompt up to {lim.max_prompt_chars:,} characters. Larger inputs are refused before any work starts."
     )
-
-
-_COLOUR_MODES = {"CMYK": "CMYK (print colours)", "LAB": "Lab", "YCbCr": "YCbCr", "HSV": "HSV"}
-
-
-def input_notes(insp: Inspection) -> list[CheckResult]:
-    """What decoding the inputs had to decide for the visitor, said in the checklist.
-
-    An animated image gives its first frame and a print (CMYK) file is converted to RGB: both
-    work, but the visitor should know which picture the model gets. Invisible control characters
-    in the prompt are named too.
-    """
-    notes = check_hidden_characters(insp.prompt)
-    image = insp.image
-    if image is None:
-        return notes
-    frames = int(getattr(image, "frame_count", 1) or 1)
-    if frames > 1:
-        fmt = str(image.source_format or "image").upper()
-        notes.append(warning(
-            "image.animated", "Animation", f"animated {fmt}, {frames} frames", "one still photo",
-            f"Only the first frame of the animated {fmt} is used as the portrait. If that is not the "
-            "picture you want, save the frame you want as a JPG or PNG and upload that.",
-        ))
-    mode = str(getattr(image, "source_mode", "RGB") or "RGB")
-    if mode in _COLOUR_MODES:
-        notes.append(warning(
-            "image.colour", "Colours", f"{_COLOUR_MODES[mode]} converted to RGB", "an RGB photo",
-            f"The photo is stored in {_COLOUR_MODES[mode]} and was converted to RGB; colours may shift "
-            "a little. If the preview looks wrong, export it as an RGB JPG or PNG.",
-        ))
-    return notes
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -133,15 +99,9 @@ class Studio:
         return "en"
 
     # --- checks and plan ------------------------------------------------------------------
-    def _inspect(self, prompt: str | None, image: str | None, audio: str | None) -> Inspection:
-        """Decode (cached, with the limits) and add the notes on what decoding decided."""
-        insp = self.cache.inspect(prompt, image, audio)
-        insp.file_results = [*insp.file_results, *input_notes(insp)]
-        return insp
-
     def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
         settings = resolve_settings(preset, advanced)
-        insp = self._inspect(prompt, image, audio)
+        insp = self.cache.inspect(prompt, image, audio)
         return insp, check_inputs(insp, settings, self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
@@ -194,7 +154,7 @@ class Studio:
         stream = None
         try:
             settings = resolve_settings(preset, advanced)
-            insp = self._inspect(prompt, image, audio)
+            insp = self.cache.inspect(prompt, image, audio)
             plan = plan_for(insp, settings, self.choice)
             owner = self.visitor_for(visitor, request)
             self.cleanup()

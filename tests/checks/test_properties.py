@@ -27,7 +27,8 @@ from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
 from liveavatar.report import checklist_html
 from liveavatar.studio import InputCache, Limits
 from liveavatar.testing.synth import speech_like
-from liveavatar.ui.handlers import ServiceOptions, input_notes, limits_text
+from liveavatar.studio import input_notes
+from liveavatar.ui.handlers import ServiceOptions, limits_text
 
 FAST = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SLOW = settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
