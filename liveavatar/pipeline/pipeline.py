@@ -19,19 +19,24 @@ Deliberate differences from upstream's ``causal_s2v_pipeline.py`` (read for the 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import safe_open
+from torch.nn.attention import sdpa_kernel
 
 from liveavatar.pipeline.audio import AudioEncoder, to_video_frames
 from liveavatar.pipeline.checkpoint import CheckpointLayout, find_checkpoint, verify_checkpoint
 from liveavatar.pipeline.config import S2VConfig
+from liveavatar.pipeline.fp8 import to_device_with_fp8_blocks
 from liveavatar.pipeline.lora import LoraReport, load_lora_file, merge_lora
 from liveavatar.pipeline.scheduler import make_scheduler
 from liveavatar.pipeline.text import TextEncoder
@@ -42,6 +47,7 @@ from liveavatar.pipeline.transformer import (
     sample_ref_rope_shift,
 )
 from liveavatar.pipeline.vae import OnlineDecoder, VideoVAE
+from liveavatar.speed import SpeedOptions, sdpa_backends
 
 LORA_RANK = 128
 LORA_ALPHA = 64
@@ -67,6 +73,24 @@ def draw_ref_rope_shifts(rng: random.Random, block_start_frame: int, steps: int)
     """One block's reference RoPE shifts, one per denoising step, in the order the forward calls run.
     Every TPP rank draws all of them (to keep the shared sequence aligned) and uses its own steps'."""
     return [sample_ref_rope_shift(block_start_frame, rng) for _ in range(steps)]
+
+
+def prepare_transformer(model: CausalS2VTransformer, speed: SpeedOptions, device: torch.device | str,
+                        dtype: torch.dtype) -> CausalS2VTransformer:
+    """Put the DiT where it runs with the load-time speed options applied: FP8 block linears (converted
+    on the device, block by block) and ``torch.compile`` of each block (CUDA graphs through the
+    compiler's ``reduce-overhead`` mode, which captures the fixed-shape block step once and replays it).
+    Compiling in place keeps the state-dict keys."""
+    if speed.fp8:
+        to_device_with_fp8_blocks(model, device, dtype)
+    else:
+        model.to(device=device, dtype=dtype)
+    model.eval().requires_grad_(False)
+    if speed.torch_compile or speed.cuda_graphs:
+        mode = "reduce-overhead" if speed.cuda_graphs else None
+        for block in model.blocks:
+            block.compile(mode=mode)
+    return model
 
 
 class PipelineError(RuntimeError):
@@ -136,6 +160,7 @@ class LiveAvatarPipeline:
         device: torch.device | str,
         dtype: torch.dtype,
         offload_model: bool = False,
+        speed: SpeedOptions = SpeedOptions(),
     ):
         self.transformer = transformer
         self.text_encoder = text_encoder
@@ -145,6 +170,7 @@ class LiveAvatarPipeline:
         self.device = torch.device(device)
         self.dtype = dtype
         self.offload_model = offload_model
+        self.speed = speed  # the load-time options this model was prepared with (FP8, compile)
         self._lock = threading.Lock()  # one generation at a time per loaded model
 
     # ------------------------------------------------------------------ loading
@@ -158,8 +184,12 @@ class LiveAvatarPipeline:
         load_lora: bool = True,
         lora_path: str | Path | None = None,
         offload_model: bool = False,
+        speed: SpeedOptions = SpeedOptions(),
     ) -> tuple[LiveAvatarPipeline, LoadReport]:
-        """Verify every file first (naming what is missing or broken), then load and merge the LoRA."""
+        """Verify every file first (naming what is missing or broken), then load and merge the LoRA.
+
+        ``speed``'s load-time options (FP8, compile) are applied here, after the LoRA merge (which
+        needs the full-precision weights); the run-time ones are given to :meth:`generate`."""
         layout = ckpt if isinstance(ckpt, CheckpointLayout) else find_checkpoint(None if ckpt is None else str(ckpt))
         verify_checkpoint(layout).raise_if_broken()
         device = torch.device(device)
@@ -170,12 +200,12 @@ class LiveAvatarPipeline:
         if load_lora:
             lora_file = _resolve_lora(lora_path, layout)
             lora_report = merge_lora(model, load_lora_file(lora_file), rank=None, alpha=LORA_ALPHA)
-        model = model.to(device="cpu" if offload_model else device, dtype=dtype).eval().requires_grad_(False)
+        params = sum(p.numel() for p in model.parameters())
+        model = prepare_transformer(model, speed, "cpu" if offload_model else device, dtype)
         text = TextEncoder.from_checkpoint(layout.wan_dir, device="cpu", dtype=dtype, text_len=config.text_len)
         vae = VideoVAE.from_checkpoint(layout.vae, device=device, dtype=torch.float32)
         audio = AudioEncoder.from_checkpoint(layout.wan_dir, device=device, dtype=torch.float32)
-        pipe = cls(model, text, vae, audio, device=device, dtype=dtype, offload_model=offload_model)
-        params = sum(p.numel() for p in model.parameters())
+        pipe = cls(model, text, vae, audio, device=device, dtype=dtype, offload_model=offload_model, speed=speed)
         return pipe, LoadReport(layout, lora_report, params, str(device), str(dtype).replace("torch.", ""))
 
     # ------------------------------------------------------------------ steps
@@ -192,9 +222,11 @@ class LiveAvatarPipeline:
             raise PipelineError("The audio must be mono 16 kHz and at least 25 ms long.")
         make_scheduler(steps)  # raises a clear message for unsupported step counts
 
-    def encode_prompt(self, prompt: str) -> torch.Tensor:
-        """UMT5 runs where the DiT runs, then goes back to the CPU (it is ~11 GB at full size)."""
-        self.text_encoder.model.to(self.device)
+    def encode_prompt(self, prompt: str, on_cpu: bool = False) -> torch.Tensor:
+        """UMT5 runs where the DiT runs, then goes back to the CPU (it is ~11 GB at full size).
+        ``on_cpu`` keeps it on the CPU (slower, once per video): the low-memory path's GPU never holds it."""
+        if not on_cpu:
+            self.text_encoder.model.to(self.device)
         try:
             context = self.text_encoder.encode([prompt])
         finally:
@@ -224,22 +256,26 @@ class LiveAvatarPipeline:
     # ``generate`` and the TPP ranks (``liveavatar.pipeline.distributed``) both build on these, so a
     # rank that owns denoising step i runs exactly the arithmetic the single-process loop runs.
     def prepare_conditioning(self, prompt: str, reference: np.ndarray, audio_16k: np.ndarray,
-                             frames_per_clip: int, num_clips: int, fps: int):
+                             frames_per_clip: int, num_clips: int, fps: int, text_on_cpu: bool = False):
         """``(context, audio, ref_latents, motion_latents, history)`` for a whole video."""
-        context = self.encode_prompt(prompt)
+        context = self.encode_prompt(prompt, on_cpu=text_on_cpu)
         audio = self.encode_audio(audio_16k, num_clips * frames_per_clip, fps)
         ref_latents, motion_latents, history = self.prepare_latents(reference)
         return context, audio, ref_latents, motion_latents, history
 
     def prefilled_caches(self, count: int, ref_latents: torch.Tensor, motion_latents: torch.Tensor,
-                         context: torch.Tensor, lat_t: int) -> list[KVCache]:
-        """``count`` per-step KV caches sharing one sink, prefilled once at t = 0."""
+                         context: torch.Tensor, lat_t: int, static: bool = False) -> list[KVCache]:
+        """``count`` per-step KV caches sharing one sink, prefilled once at t = 0 (``static``: each in
+        the fixed-shape layout of :meth:`KVCache.make_static`)."""
         _, _, _, lat_h, lat_w = ref_latents.shape
         caches = [KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=self.device)
                   for _ in range(count)]
         self.transformer.prefill_sink(ref_latents, motion_latents, context, caches[0])
         for cache in caches[1:]:
             cache.share_sink_from(caches[0])
+        if static:
+            for cache in caches:
+                cache.make_static()
         return caches
 
     def clip_noise(self, seed: int, r: int, lat_t: int, lat_h: int, lat_w: int) -> torch.Tensor:
@@ -255,12 +291,16 @@ class LiveAvatarPipeline:
 
     def denoise_step(self, x: torch.Tensor, step: int, timesteps: torch.Tensor, sigmas: torch.Tensor,
                      context: torch.Tensor, block_audio: torch.Tensor, cache: KVCache, *,
-                     block_index: int, ref_rope_shift: int) -> torch.Tensor:
-        """Denoising step ``step`` of block ``block_index``: one DiT forward (writing ``cache``) + Euler."""
-        flow = self.transformer.forward_block(
-            x.to(self.dtype), timesteps[step].expand(1).float(), context, block_audio, cache,
-            block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift,
-        )
+                     block_index: int, ref_rope_shift: int, attention: str = "auto") -> torch.Tensor:
+        """Denoising step ``step`` of block ``block_index``: one DiT forward (writing ``cache``) + Euler.
+
+        ``attention`` pins torch's SDPA kernel for this forward only (torch's choice is process-wide,
+        so it is set around the DiT call and not around the whole run, where the VAE also attends)."""
+        with sdpa_kernel(sdpa_backends(attention)):
+            flow = self.transformer.forward_block(
+                x.to(self.dtype), timesteps[step].expand(1).float(), context, block_audio, cache,
+                block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift,
+            )
         return euler_step(sigmas, step, x, flow.float())
 
     # ------------------------------------------------------------------ generation
@@ -279,69 +319,103 @@ class LiveAvatarPipeline:
         online_decode: bool = True,
         cancel: threading.Event | None = None,
         on_step: Callable[[int, int, int, int], None] | None = None,
+        speed: SpeedOptions | None = None,
     ) -> Iterator[ClipOutput]:
         """Yield ``num_clips`` clips of ``frames_per_clip`` frames, in order.
 
         Stops between blocks once ``cancel`` is set. ``on_step(clip, block, step, steps)`` is called
-        after each denoising step (progress and ETA are built on it).
+        after each denoising step (progress and ETA are built on it). ``speed`` carries the run-time
+        options (attention kernel, static KV buffers, decode overlap, text encoder on the CPU); the
+        load-time ones were applied when the model was loaded. Default: the options it was loaded with.
         """
-        import time
-
+        speed = self.speed if speed is None else speed
         self.check_inputs(reference, audio_16k, frames_per_clip, steps)
-        with self._lock:
-            t0 = time.perf_counter()
-            context, audio, ref_latents, motion_latents, history = self.prepare_conditioning(
-                prompt, reference, audio_16k, frames_per_clip, num_clips, fps)
-            decoder = OnlineDecoder(self.vae, history, frames_per_clip, self.config.motion_frames, first_clip_trim=0)
-            prep_s = time.perf_counter() - t0
+        with self._lock, contextlib.ExitStack() as stack:
+            overlap = speed.overlap_decode and online_decode
+            decoder_pool = stack.enter_context(ThreadPoolExecutor(1, "vae-decode")) if overlap else None
+            yield from self._generate(prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps,
+                                      online_decode, cancel, on_step, speed, decoder_pool)
 
-            if self.offload_model:
-                self.transformer.to(self.device)
-            fpb = self.config.num_frames_per_block
-            lat_t = frames_per_clip // 4
-            num_blocks = lat_t // fpb
-            _, _, _, lat_h, lat_w = ref_latents.shape
-            caches = self.prefilled_caches(steps, ref_latents, motion_latents, context, lat_t)
-            scheduler = make_scheduler(steps, device=self.device)
-            timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
-            rope_rng = random.Random(seed)
-            pending: list[tuple[int, torch.Tensor, float]] = []
+    def _generate(self, prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps, online_decode,
+                  cancel, on_step, speed: SpeedOptions, decoder_pool: ThreadPoolExecutor | None) -> Iterator[ClipOutput]:
+        t0 = time.perf_counter()
+        context, audio, ref_latents, motion_latents, history = self.prepare_conditioning(
+            prompt, reference, audio_16k, frames_per_clip, num_clips, fps, text_on_cpu=speed.text_encoder_on_cpu)
+        decoder = OnlineDecoder(self.vae, history, frames_per_clip, self.config.motion_frames, first_clip_trim=0)
+        prep_s = time.perf_counter() - t0
 
-            for r in range(num_clips):
-                t_clip = time.perf_counter()
-                noise = self.clip_noise(seed, r, lat_t, lat_h, lat_w)
-                blocks = []
-                for b in range(num_blocks):
-                    if cancel is not None and cancel.is_set():
-                        return
-                    block_index = r * num_blocks + b
-                    x = noise[:, :, b * fpb : (b + 1) * fpb]
-                    block_audio = self.block_audio(audio, block_index)
-                    shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, steps)
-                    for i in range(steps):
-                        x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
-                                              block_index=block_index, ref_rope_shift=shifts[i])
-                        if on_step:
-                            on_step(r, b, i + 1, steps)
-                    blocks.append(x)
-                clip_latents = torch.cat(blocks, dim=2)
-                denoise_s = time.perf_counter() - t_clip
-                if online_decode:
-                    yield self._decoded(decoder, r, clip_latents, denoise_s, prep_s if r == 0 else 0.0)
-                else:
-                    pending.append((r, clip_latents.cpu(), denoise_s))
-            for r, clip_latents, denoise_s in pending:
+        if self.offload_model:
+            self.transformer.to(self.device)
+        fpb = self.config.num_frames_per_block
+        lat_t = frames_per_clip // 4
+        num_blocks = lat_t // fpb
+        _, _, _, lat_h, lat_w = ref_latents.shape
+        caches = self.prefilled_caches(steps, ref_latents, motion_latents, context, lat_t, static=speed.static_kv)
+        scheduler = make_scheduler(steps, device=self.device)
+        timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
+        rope_rng = random.Random(seed)
+        pending: list[tuple[int, torch.Tensor, float]] = []
+        decoding: list[Future[ClipOutput]] = []  # overlap: clips being decoded beside the denoising, in order
+
+        def finished() -> Iterator[ClipOutput]:
+            while decoding and decoding[0].done():
+                yield decoding.pop(0).result()
+
+        for r in range(num_clips):
+            t_clip = time.perf_counter()
+            noise = self.clip_noise(seed, r, lat_t, lat_h, lat_w)
+            blocks = []
+            for b in range(num_blocks):
+                yield from finished()
                 if cancel is not None and cancel.is_set():
                     return
-                yield self._decoded(decoder, r, clip_latents.to(self.device), denoise_s, prep_s if r == 0 else 0.0)
+                block_index = r * num_blocks + b
+                x = noise[:, :, b * fpb : (b + 1) * fpb]
+                block_audio = self.block_audio(audio, block_index)
+                shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, steps)
+                for i in range(steps):
+                    x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
+                                          block_index=block_index, ref_rope_shift=shifts[i], attention=speed.attention)
+                    if on_step:
+                        on_step(r, b, i + 1, steps)
+                blocks.append(x)
+            clip_latents = torch.cat(blocks, dim=2)
+            denoise_s = time.perf_counter() - t_clip
+            prep = prep_s if r == 0 else 0.0
+            if decoder_pool is not None:
+                decoding.append(decoder_pool.submit(self._decoded_beside, decoder, r, clip_latents, denoise_s, prep))
+            elif online_decode:
+                yield self._decoded(decoder, r, clip_latents, denoise_s, prep)
+            else:
+                pending.append((r, clip_latents.cpu(), denoise_s))
+        for future in decoding:
+            yield future.result()
+        for r, clip_latents, denoise_s in pending:
+            if cancel is not None and cancel.is_set():
+                return
+            yield self._decoded(decoder, r, clip_latents.to(self.device), denoise_s, prep_s if r == 0 else 0.0)
 
-    def _decoded(self, decoder: OnlineDecoder, r: int, latents: torch.Tensor, denoise_s: float, prep_s: float) -> ClipOutput:
-        import time
+    def _decoded_beside(self, decoder: OnlineDecoder, r: int, latents: torch.Tensor, denoise_s: float,
+                        prep_s: float) -> ClipOutput:
+        """Decode on the worker thread while the next clip denoises. On a GPU the decode gets its own
+        CUDA stream (ordered after the stream that made the latents), so the two overlap on the device."""
+        if self.device.type != "cuda":
+            return self._decoded(decoder, r, latents, denoise_s, prep_s, move_dit=False)
+        made = torch.cuda.current_stream(self.device)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(made)
+        with torch.cuda.stream(side):
+            latents.record_stream(side)
+            out = self._decoded(decoder, r, latents, denoise_s, prep_s, move_dit=False)
+        side.synchronize()
+        return out
 
+    def _decoded(self, decoder: OnlineDecoder, r: int, latents: torch.Tensor, denoise_s: float, prep_s: float,
+                 move_dit: bool = True) -> ClipOutput:
         t = time.perf_counter()
-        if self.offload_model:
+        if self.offload_model and move_dit:
             self.transformer.to("cpu")
         frames = self.decode(decoder, latents)
-        if self.offload_model:
+        if self.offload_model and move_dit:
             self.transformer.to(self.device)
         return ClipOutput(r, frames, {"prepare_s": prep_s, "denoise_s": denoise_s, "decode_s": time.perf_counter() - t})

@@ -163,9 +163,10 @@ class Rope3D:
         return out.reshape(b, l, h, d).to(x.dtype)
 
 
-def _sdpa(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """Unmasked attention on ``[B, L, H, D]`` tensors (torch SDPA)."""
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+def _sdpa(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Attention on ``[B, L, H, D]`` tensors (torch SDPA); ``mask`` (bool, True = attend) only for the
+    static cache layout, which keeps key shapes fixed by masking the unfilled cache slots."""
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
     return out.transpose(1, 2)
 
 
@@ -458,6 +459,11 @@ class LayerKVCache:
     v: Tensor
     sink_k: Tensor | None = None
     sink_v: Tensor | None = None
+    # static layout (:meth:`KVCache.make_static`): ``[B, capacity + S, H, D]`` = this layer's noisy
+    # cache (``k``/``v`` are views of the front) followed by the sink, so one fixed-shape SDPA call
+    # reads everything without a ``torch.cat`` per layer per step
+    buf_k: Tensor | None = None
+    buf_v: Tensor | None = None
 
 
 @dataclass
@@ -505,6 +511,33 @@ class KVCache:
     @property
     def has_sink(self) -> bool:
         return self.sink_positions is not None
+
+    @property
+    def is_static(self) -> bool:
+        return self.layers[0].buf_k is not None
+
+    def make_static(self) -> None:
+        """Switch to the static layout: the cache and the sink in one buffer per layer (K and V).
+
+        Costs one extra sink copy per cache (the sink's keys are re-RoPE'd into it every call, since
+        the reference's time shift changes) and saves the per-call concatenation; the keys keep the
+        plain path's order (cache, then sink), so the only change in the arithmetic is the masked,
+        not-yet-written cache slots of the first clip.
+        """
+        if not self.has_sink:
+            raise RuntimeError("make_static() needs the sink: run prefill_sink() first")
+        if self.is_static:
+            return
+        cap = self.capacity
+        for layer in self.layers:
+            b, _, h, d = layer.k.shape
+            s = layer.sink_k.shape[1]
+            for name, sink in (("k", layer.sink_k), ("v", layer.sink_v)):
+                buf = layer.k.new_empty(b, cap + s, h, d)
+                buf[:, :cap] = getattr(layer, name)
+                buf[:, cap:] = sink.to(buf.dtype)
+                setattr(layer, f"buf_{name}", buf)
+                setattr(layer, name, buf[:, :cap])
 
     def share_sink_from(self, other: "KVCache") -> None:
         """Use ``other``'s sink (upstream shares one sink cache between the per-step caches)."""
@@ -698,11 +731,22 @@ class CausalS2VTransformer(nn.Module):
         valid = cache.capacity if start >= cache.capacity else end
         cos, sin = self.rope.tables(self._noisy_positions(block_index * f, grid), self.device)
         s_cos, s_sin = self._shifted_sink_tables(cache.sink_positions, cache.num_ref_tokens, ref_rope_shift)
+        static_mask = None
+        if cache.is_static and valid < cache.capacity:  # first clip: hide the slots not written yet
+            keys = cache.capacity + cache.layers[0].sink_k.shape[1]
+            static_mask = torch.ones(1, 1, 1, keys, dtype=torch.bool, device=self.device)
+            static_mask[..., valid : cache.capacity] = False
 
         for i, (block, layer) in enumerate(zip(self.blocks, cache.layers)):
 
             def attend(q, k, v, layer=layer):
                 k = self.rope.apply(k, cos, sin)
+                if write_cache and cache.is_static:
+                    layer.k[:, slot:end] = k.to(layer.k.dtype)
+                    layer.v[:, slot:end] = v.to(layer.v.dtype)
+                    layer.buf_k[:, cache.capacity:] = self.rope.apply(layer.sink_k, s_cos, s_sin).to(layer.buf_k.dtype)
+                    dt = q.dtype
+                    return _sdpa(self.rope.apply(q, cos, sin), layer.buf_k.to(dt), layer.buf_v.to(dt), static_mask)
                 if write_cache:
                     layer.k[:, slot:end] = k.to(layer.k.dtype)
                     layer.v[:, slot:end] = v.to(layer.v.dtype)
