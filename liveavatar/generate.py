@@ -11,11 +11,13 @@ The same checks as the app run first; a problem stops with its fix and exit code
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 from pathlib import Path
 
 from liveavatar.presets import SIZES, GenerationSettings, SettingsError, validate_settings
+from liveavatar.speed import ATTENTION_KERNELS, SpeedOptions
 
 
 def _bool(text: str) -> bool:
@@ -47,7 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save_file", default="output.mp4")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--preview", action="store_true", help="use the CPU preview instead of the model")
+    speed = p.add_argument_group("speed options (off by default; the plan shows their memory, and one the "
+                                 "device can't use is turned off with the reason)")
+    speed.add_argument("--attention", default="auto", choices=ATTENTION_KERNELS, help="pin torch's SDPA kernel")
+    speed.add_argument("--compile", action="store_true", dest="torch_compile", help="torch.compile each DiT block")
+    speed.add_argument("--cuda_graphs", action="store_true", help="CUDA graphs of the compiled block step (GPU)")
+    speed.add_argument("--fp8", action="store_true", help="FP8 linear layers in the DiT blocks (18.6 GB weights)")
+    speed.add_argument("--static_kv", action="store_true", help="fixed-shape KV-cache buffers")
+    speed.add_argument("--overlap_decode", action="store_true", help="decode a clip while the next one denoises")
+    speed.add_argument("--t5_cpu", action="store_true", dest="text_encoder_on_cpu", help="encode the prompt on the CPU")
+    speed.add_argument("--low_memory", action="store_true", help="the 48 GB path: --fp8 --t5_cpu")
     return p
+
+
+def speed_options(args: argparse.Namespace) -> SpeedOptions:
+    opts = SpeedOptions(**{name: getattr(args, name) for name in SpeedOptions.names()})
+    if args.low_memory:
+        opts = dataclasses.replace(opts, fp8=True, text_encoder_on_cpu=True)
+    return opts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             GenerationSettings(
                 size=args.size, num_clip=args.num_clip, sample_steps=args.sample_steps, infer_frames=args.infer_frames,
                 seed=args.base_seed, online_decode=args.enable_online_decode, offload_model=args.offload_model,
+                speed=speed_options(args),
             )
         )
     except SettingsError as exc:
@@ -88,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = report.plan
     print(
         f"plan: {plan.width}x{plan.height} @ {plan.fps} fps, {plan.num_clips} clip(s) x {plan.frames_per_clip} frames, "
-        f"{plan.video_seconds:.2f} s", file=sys.stderr,
+        f"{plan.video_seconds:.2f} s; speed options: {', '.join(plan.settings.speed.enabled()) or 'none'}; "
+        f"est. GPU memory {plan.gpu_memory_gb:.1f} GB", file=sys.stderr,
     )
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
     out = Path(args.save_file)
 
     def on_clip(done: int, total: int, elapsed: float) -> None:

@@ -161,6 +161,8 @@ UI: dict[str, dict[str, str]] = {
     "plan_video_length": {"en": "Video length", "zh": "视频时长"},
     "plan_sampling": {"en": "Sampling", "zh": "采样"},
     "plan_expected_time": {"en": "Expected time", "zh": "预计耗时"},
+    "plan_speed": {"en": "Speed options", "zh": "加速选项"},
+    "plan_speed_plain": {"en": "none (the plain path)", "zh": "无(标准路径)"},
     "plan_gpu_memory": {"en": "Real model on one GPU", "zh": "真实模型单卡运行"},
     "plan_multi_gpu": {"en": "Multi-GPU", "zh": "多 GPU"},
     "plan_note": {"en": "Note", "zh": "注意"},

@@ -7,7 +7,7 @@ count, video length and memory/time estimates. The app shows it live; backends r
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from liveavatar.presets import FPS, GenerationSettings
@@ -20,6 +20,8 @@ VAE_PARAMS = 0.127e9            # Wan 2.1 VAE, kept in fp32
 NUM_LAYERS = 40
 DIM = 5120
 SINK_TOKENS = 2800              # upstream's conditioning ("sink") cache length per layer (an upper bound)
+FP8_PARAMS = 14.05e9            # the blocks' attention projections + FFNs, stored in e4m3 with speed.fp8
+FFN_DIM = 13824
 GB = 1e9
 
 # Arithmetic for the time estimate (issue 7): ≈ 24 GFLOP per token per step in the linear layers,
@@ -101,17 +103,22 @@ class GenerationPlan:
 
 
 def _memory_parts(s: GenerationSettings, width: int, height: int, num_clips: int) -> dict[str, float]:
-    """Peak GPU memory on one GPU in bf16, by part (GB), for our pipeline's layout (as upstream's:
-    one KV cache per denoising step)."""
+    """Peak GPU memory on one GPU, by part (GB), for our pipeline's layout (as upstream's: one KV cache
+    per denoising step), with the speed options' effect: FP8 weights, static KV buffers (a RoPE'd sink
+    copy per step's cache) and the text encoder, which sits on the GPU while it encodes the prompt
+    (before the caches exist) unless it stays on the CPU. The total is the larger of the two phases."""
     tokens_per_frame = (height // 16) * (width // 16)
     latent_frames = s.infer_frames // 4
     clip_tokens = latent_frames * tokens_per_frame
     # one noisy-token cache per denoising step, plus the sink (reference + motion) shared by all steps
     kv_bytes = NUM_LAYERS * 2 * (s.sample_steps * clip_tokens + SINK_TOKENS) * DIM * 2
+    if s.speed.static_kv:
+        kv_bytes += NUM_LAYERS * 2 * s.sample_steps * SINK_TOKENS * DIM * 2
     block_tokens = 3 * tokens_per_frame
-    activations = block_tokens * (13824 + 4 * DIM) * 2 * 2   # FFN hidden + q/k/v/o, double-buffered
+    activations = block_tokens * (FFN_DIM + 4 * DIM) * 2 * 2   # FFN hidden + q/k/v/o, double-buffered
+    weights = (FP8_PARAMS + (DIT_PARAMS - FP8_PARAMS) * 2) if s.speed.fp8 else DIT_PARAMS * 2
     parts = {
-        "DiT weights (bf16)": DIT_PARAMS * 2 / GB,
+        WEIGHTS_PART: weights / GB,
         "KV cache": kv_bytes / GB,
         "audio encoder + VAE": (WAV2VEC_PARAMS * 2 + VAE_PARAMS * 4) / GB,
         "activations": activations / GB + 1.0,
@@ -120,8 +127,21 @@ def _memory_parts(s: GenerationSettings, width: int, height: int, num_clips: int
     parts["VAE decode"] = 1.5 + frames * width * height * 3 * 4 / GB
     if s.offload_model:
         # Blocks move to the GPU as they run; the largest resident piece is one block plus caches.
-        parts["DiT weights (bf16)"] = DIT_PARAMS * 2 / GB / NUM_LAYERS * 2
+        parts[WEIGHTS_PART] = weights / GB / NUM_LAYERS * 2
+    parts[TEXT_PART] = 0.0 if s.speed.text_encoder_on_cpu else T5_PARAMS * 2 / GB
     return {k: round(v, 2) for k, v in parts.items()}
+
+
+WEIGHTS_PART = "DiT weights"
+TEXT_PART = "text encoder (while encoding the prompt)"
+RUN_PARTS = ("KV cache", "activations", "VAE decode")
+
+
+def peak_memory(parts: dict[str, float]) -> float:
+    """The text encoder is on the GPU only before the caches and activations exist: the peak is the
+    resident parts plus the larger of the two phases, not the sum of everything."""
+    resident = sum(v for k, v in parts.items() if k not in RUN_PARTS and k != TEXT_PART)
+    return round(resident + max(parts.get(TEXT_PART, 0.0), sum(parts.get(k, 0.0) for k in RUN_PARTS)), 1)
 
 
 def make_plan(
@@ -131,15 +151,27 @@ def make_plan(
     audio_seconds: float | None,
     backend: str = "preview",
     backend_label: str = "CPU preview (not the model)",
+    device: str | None = None,
 ) -> GenerationPlan:
-    """Plan a run. ``image_size`` is (width, height); unknown inputs give the preset's own size."""
+    """Plan a run. ``image_size`` is (width, height); unknown inputs give the preset's own size.
+
+    On the model backend, speed options ``device`` can't use are turned off here, each with a note
+    saying why, so the plan's memory and the run use the options that will really apply."""
+    notes: list[str] = []
+    if backend == "preview":
+        if settings.speed.enabled():
+            notes.append("Speed options (" + ", ".join(settings.speed.enabled()) + ") apply to the model only; "
+                         "the CPU preview ignores them.")
+    elif device:
+        usable, why = settings.speed.usable_on(device)
+        settings = replace(settings, speed=usable)
+        notes += why
     area_w, area_h = (int(v) for v in settings.size.split("*"))
     if image_size and image_size[0] > 0 and image_size[1] > 0:
         width, height = fit_size(image_size[0], image_size[1], area_w * area_h)
     else:
         width, height = area_w, area_h
     fpc = settings.infer_frames
-    notes: list[str] = []
     if audio_seconds is not None and audio_seconds > 0:
         audio_frames = max(1, round(audio_seconds * FPS))
         clips_for_audio = math.ceil(audio_frames / fpc)
@@ -180,7 +212,7 @@ def make_plan(
         covers_whole_audio=covers,
         video_frames=video_frames,
         last_clip_frames=last,
-        gpu_memory_gb=round(sum(parts.values()), 1),
+        gpu_memory_gb=peak_memory(parts),
         gpu_memory_parts=parts,
         estimated_seconds=round(est, 1),
         time_basis=basis,

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from liveavatar.speed import ATTENTION_KERNELS, SpeedOptions
+
 FPS = 25
 """Live Avatar's own config writes 25 fps (base Wan2.2-S2V uses 16)."""
 
@@ -46,6 +48,11 @@ class GenerationSettings:
     seed: int = -1
     online_decode: bool = True
     offload_model: bool = False
+    speed: SpeedOptions = SpeedOptions()  # how the model runs (liveavatar/speed.py), not what it makes
+
+    def __post_init__(self) -> None:
+        if isinstance(self.speed, dict):  # from to_dict() / stored JSON
+            object.__setattr__(self, "speed", SpeedOptions(**self.speed))
 
     @property
     def area(self) -> int:
@@ -110,6 +117,8 @@ def validate_settings(s: GenerationSettings) -> GenerationSettings:
         raise SettingsError(f"Clips must be between 1 and {MAX_CLIPS}, or empty for the whole audio; got {s.num_clip}.")
     if not -1 <= s.seed < 2**63:
         raise SettingsError(f"Seed must be -1 (random) or a whole number ≥ 0; got {s.seed}.")
+    if s.speed.attention not in ATTENTION_KERNELS:
+        raise SettingsError(f"Attention kernel must be one of {', '.join(ATTENTION_KERNELS)}; got {s.speed.attention!r}.")
     return s
 
 
@@ -119,9 +128,10 @@ _BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False,
 def resolve_settings(preset: str, advanced: str | dict[str, Any] | None = None) -> GenerationSettings:
     """Turn the preset name plus the optional advanced JSON into validated settings.
 
-    With a named preset, the advanced JSON may still set the seed, online decode and offload (they
-    change nothing about the preset's quality/size trade-off); with ``custom`` it may set anything,
-    starting from the standard preset.
+    With a named preset, the advanced JSON may still set the seed, online decode, offload and the
+    speed options (they change how it runs, not the preset's size/length trade-off); with ``custom``
+    it may set anything, starting from the standard preset. Speed options are given flat
+    (``{"fp8": true}``) or as ``{"speed": {...}}``; ``"low_memory": true`` turns on the 48 GB path.
     """
     key = (preset or "").strip().lower().replace(" ", "-").replace("_", "-")
     if key == "high":
@@ -142,15 +152,57 @@ def resolve_settings(preset: str, advanced: str | dict[str, Any] | None = None) 
             raise SettingsError('Advanced settings must be a JSON object, e.g. {"seed": 42}.')
     allowed = set(GenerationSettings.__dataclass_fields__)
     if key != CUSTOM:
-        allowed = {"seed", "online_decode", "offload_model"}
+        allowed = {"seed", "online_decode", "offload_model", "speed"}
+    allowed |= {*SpeedOptions.names(), "low_memory"}
     unknown = sorted(set(values) - allowed)
     if unknown:
         where = "with the custom preset" if key == CUSTOM else f"with the {key} preset (choose 'custom' to change more)"
         raise SettingsError(f"Unknown or fixed setting(s) {', '.join(unknown)} {where}; allowed: {', '.join(sorted(allowed))}.")
+    speed = _speed_values(values.pop("speed", None))
+    for name in [*SpeedOptions.names(), "low_memory"]:
+        if name in values:
+            speed[name] = values.pop(name)
     clean: dict[str, Any] = {}
     for name, value in values.items():
         clean[name] = _coerce(name, value)
+    if speed:
+        clean["speed"] = _speed_options(base.speed, speed)
     return validate_settings(replace(base, **clean))
+
+
+def _speed_values(value: Any) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, SpeedOptions):
+        return value.to_dict()
+    if not isinstance(value, dict):
+        raise SettingsError('"speed" must be an object, e.g. {"speed": {"fp8": true}}.')
+    unknown = sorted(set(value) - {*SpeedOptions.names(), "low_memory"})
+    if unknown:
+        raise SettingsError(f"Unknown speed option(s) {', '.join(unknown)}; allowed: {', '.join(SpeedOptions.names())}, low_memory.")
+    return dict(value)
+
+
+def _speed_options(base: SpeedOptions, values: dict[str, Any]) -> SpeedOptions:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "attention":
+            out[name] = str(value).strip().lower()
+        else:
+            out[name] = _coerce_bool(name, value)
+    opts = replace(base, **{k: v for k, v in out.items() if k != "low_memory"})
+    if out.get("low_memory"):
+        opts = replace(opts, fp8=True, text_encoder_on_cpu=True)
+    return opts
+
+
+def _coerce_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    try:
+        return _BOOL_WORDS[str(value).strip().lower()]
+    except KeyError:
+        raise SettingsError(f"Setting {name} must be true or false; got {value!r}.") from None
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -66,10 +66,11 @@ def plan_markdown(plan: GenerationPlan, backend_reason: str, preset: Preset | No
         f"- **{t('plan_video_length', lang)}:** {plan.video_seconds:.2f} s ({plan.video_frames} frames) ← {audio}",
         f"- **{t('plan_sampling', lang)}:** {s.sample_steps} steps, online decode {on_off[s.online_decode]}, "
         f"CPU offload {on_off[s.offload_model]}, seed {t('random', lang) if s.seed < 0 else s.seed}",
+        f"- **{t('plan_speed', lang)}:** {', '.join(s.speed.enabled()) or t('plan_speed_plain', lang)}",
         f"- **{t('plan_expected_time', lang)}:** ~{_fmt_seconds(plan.estimated_seconds)} ({plan.time_basis})",
         f"- **{t('plan_gpu_memory', lang)}:** ~{plan.gpu_memory_gb:.0f} GB ("
         + ", ".join(f"{k} {v:.1f}" for k, v in plan.gpu_memory_parts.items())
-        + " GB); DiT bf16 = 32.6 GB",
+        + " GB); DiT bf16 = 32.6 GB, FP8 = 18.6 GB",
         f"- **{t('plan_multi_gpu', lang)}:** {preset.guide_figures if preset else '—'}. {FSDP_NOTE}",
     ]
     if preset and preset.note:

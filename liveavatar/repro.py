@@ -73,6 +73,12 @@ def cli_command(
     ]
     if s.online_decode:
         parts.append("--enable_online_decode")
+    sp = s.speed
+    if sp.attention != "auto":
+        parts.append(_option("attention", sp.attention))
+    flags = {"torch_compile": "--compile", "cuda_graphs": "--cuda_graphs", "fp8": "--fp8", "static_kv": "--static_kv",
+             "overlap_decode": "--overlap_decode", "text_encoder_on_cpu": "--t5_cpu"}
+    parts += [flag for name, flag in flags.items() if getattr(sp, name)]
     parts += [
         _option("offload_model", "True" if s.offload_model else "False"),
         _option("base_seed", int(s.seed)),

@@ -248,6 +248,7 @@ def plan_for(insp: Inspection, settings: GenerationSettings, choice: BackendChoi
         audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None,
         backend=choice.backend.name,
         backend_label=choice.backend.label,
+        device=getattr(choice.backend, "device", None),
     )
 
 

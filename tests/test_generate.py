@@ -50,6 +50,19 @@ def test_cli_runs_the_real_pipeline_on_the_tiny_checkpoint(ckpt, small_portrait,
     assert abs(v.audio_duration_s - 24 / 25) < 0.07
 
 
+def test_cli_speed_options_run_and_say_what_the_device_cannot_use(ckpt, small_portrait, tmp_path):
+    out = tmp_path / "fast.mp4"
+    r = _cli("--ckpt_dir", str(ckpt), "--load_lora", "--prompt", PROMPT, "--image", str(small_portrait),
+             "--audio", str(MEDIA / "speech.wav"), "--size", "384*256", "--num_clip", "2", "--infer_frames", "24",
+             "--enable_online_decode", "--save_file", str(out), "--device", "cpu",
+             "--fp8", "--static_kv", "--overlap_decode", "--cuda_graphs", "--attention", "efficient")
+    assert r.returncode == 0, r.stderr
+    assert "speed options: fp8, static_kv, overlap_decode;" in r.stderr
+    assert "note: CUDA graphs are off: they need a CUDA GPU." in r.stderr
+    assert "efficient attention kernel is off" in r.stderr
+    assert probe_video(out).frame_count == 48
+
+
 def test_cli_preview_and_problems(small_portrait, tmp_path):
     out = tmp_path / "p.mp4"
     r = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--audio", str(MEDIA / "speech.wav"),

@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 
 from liveavatar.plan import fit_size, make_plan
-from liveavatar.presets import PRESETS, GenerationSettings, SIZES
+from liveavatar.presets import PRESETS, SIZES, GenerationSettings
+from liveavatar.speed import SpeedOptions
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -44,10 +47,48 @@ def test_plan_capped_by_audio_when_clips_exceed_it():
 def test_memory_estimate_reflects_the_model_and_options():
     s = PRESETS["standard"].settings
     plan = make_plan(s, image_size=(1000, 500), audio_seconds=120.0, backend="liveavatar")
-    assert plan.gpu_memory_parts["DiT weights (bf16)"] == pytest.approx(32.6)
+    assert plan.gpu_memory_parts["DiT weights"] == pytest.approx(32.6)
     assert plan.gpu_memory_gb > 32.6
     offline = make_plan(GenerationSettings(**{**s.to_dict(), "online_decode": False}), image_size=(1000, 500), audio_seconds=120.0)
     assert offline.gpu_memory_parts["VAE decode"] > plan.gpu_memory_parts["VAE decode"]
     offload = make_plan(GenerationSettings(**{**s.to_dict(), "offload_model": True}), image_size=(1000, 500), audio_seconds=120.0)
     assert offload.gpu_memory_gb < plan.gpu_memory_gb
     assert plan.estimated_seconds > 0
+
+
+def _with_speed(s: GenerationSettings, **speed) -> GenerationSettings:
+    return dataclasses.replace(s, speed=SpeedOptions(**speed))
+
+
+def test_speed_options_change_the_memory_plan():
+    s = PRESETS["standard"].settings
+    plan = lambda x: make_plan(x, image_size=(1000, 500), audio_seconds=120.0, backend="liveavatar")  # noqa: E731
+    plain = plan(s)
+    fp8 = plan(_with_speed(s, fp8=True))
+    assert fp8.gpu_memory_parts["DiT weights"] == pytest.approx(18.55, abs=0.05)  # 14.05 B in e4m3 + the rest in bf16
+    assert plain.gpu_memory_gb - fp8.gpu_memory_gb == pytest.approx(32.6 - 18.55, abs=0.2)
+    static = plan(_with_speed(s, static_kv=True))
+    assert static.gpu_memory_parts["KV cache"] > plain.gpu_memory_parts["KV cache"]  # a sink copy per step's cache
+    on_cpu = plan(_with_speed(s, text_encoder_on_cpu=True))
+    assert on_cpu.gpu_memory_parts["text encoder (while encoding the prompt)"] == 0
+    assert plain.gpu_memory_parts["text encoder (while encoding the prompt)"] == pytest.approx(11.36)
+    # the text encoder leaves the GPU before the caches are made: the peak is the larger phase, not the sum
+    assert plain.gpu_memory_gb < sum(plain.gpu_memory_parts.values())
+
+
+def test_the_low_memory_path_fits_a_48_gb_card_at_384x256():
+    s = dataclasses.replace(PRESETS["quick"].settings, speed=SpeedOptions.low_memory())
+    plan = make_plan(s, image_size=(512, 512), audio_seconds=60.0, backend="liveavatar")
+    assert plan.gpu_memory_gb < 48, plan.gpu_memory_parts
+    assert make_plan(PRESETS["quick"].settings, image_size=(512, 512), audio_seconds=60.0, backend="liveavatar").gpu_memory_gb > 40
+
+
+def test_options_the_device_cannot_use_are_dropped_with_the_reason():
+    s = _with_speed(PRESETS["standard"].settings, cuda_graphs=True, attention="efficient", static_kv=True)
+    plan = make_plan(s, image_size=(1000, 500), audio_seconds=30.0, backend="liveavatar", device="cpu")
+    assert not plan.settings.speed.cuda_graphs and plan.settings.speed.attention == "auto"
+    assert plan.settings.speed.static_kv  # usable on a CPU: kept
+    assert any("CUDA graphs are off: they need a CUDA GPU" in n for n in plan.notes)
+    assert any("efficient attention kernel is off" in n for n in plan.notes)
+    preview = make_plan(s, image_size=(1000, 500), audio_seconds=30.0)
+    assert any("the CPU preview ignores them" in n for n in preview.notes)

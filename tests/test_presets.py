@@ -5,6 +5,7 @@ import pytest
 from liveavatar.presets import (
     FRAMES_MULTIPLE,
     PRESETS,
+    GenerationSettings,
     SettingsError,
     nearest_valid_frames,
     resolve_settings,
@@ -50,3 +51,27 @@ def test_custom_settings_are_validated_with_specific_messages():
         resolve_settings("custom", {"seed": "abc"})
     with pytest.raises(SettingsError, match="Unknown preset"):
         resolve_settings("turbo")
+
+
+def test_speed_options_are_set_flat_or_nested_with_any_preset():
+    s = resolve_settings("standard", '{"fp8": "yes", "static_kv": true, "attention": "Flash"}')
+    assert s.speed.fp8 and s.speed.static_kv and s.speed.attention == "flash"
+    assert s.size == PRESETS["standard"].settings.size  # the preset's own values stay
+    nested = resolve_settings("custom", {"speed": {"overlap_decode": True}, "seed": 3})
+    assert nested.speed.overlap_decode and nested.seed == 3
+    low = resolve_settings("quick", {"low_memory": True})
+    assert low.speed.fp8 and low.speed.text_encoder_on_cpu
+    # stored settings (history JSON) come back as the same options
+    assert GenerationSettings(**json.loads(json.dumps(s.to_dict()))) == s
+
+
+@pytest.mark.parametrize("advanced, message", [
+    ('{"attention": "fastest"}', "Attention kernel must be one of auto, flash, efficient, cudnn, math"),
+    ('{"fp8": "maybe"}', "Setting fp8 must be true or false"),
+    ('{"speed": {"warp": true}}', "Unknown speed option(s) warp"),
+    ('{"speed": 3}', '"speed" must be an object'),
+])
+def test_bad_speed_options_say_what_is_allowed(advanced, message):
+    with pytest.raises(SettingsError) as err:
+        resolve_settings("standard", advanced)
+    assert message in str(err.value)

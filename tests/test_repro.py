@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from liveavatar.generate import build_parser
+from liveavatar.generate import build_parser, speed_options
 from liveavatar.presets import PRESETS, GenerationSettings
 from liveavatar.repro import LORA_REPO, cli_command
+from liveavatar.speed import SpeedOptions
 
 NASTY_PROMPTS = [
     "A young woman with long black hair, speaking in a modern office, cinematic style.",
@@ -49,6 +50,9 @@ def test_prompt_round_trips_exactly(prompt):
                            online_decode=True, offload_model=False),
         GenerationSettings(seed=-1),
         GenerationSettings(seed=0),
+        GenerationSettings(speed=SpeedOptions(attention="flash", torch_compile=True, cuda_graphs=True, fp8=True,
+                                              static_kv=True, overlap_decode=True, text_encoder_on_cpu=True)),
+        GenerationSettings(speed=SpeedOptions.low_memory()),
         *[p.settings for p in PRESETS.values()],
     ],
 )
@@ -68,6 +72,7 @@ def test_every_setting_round_trips(settings):
     assert args.enable_online_decode is settings.online_decode
     assert args.offload_model is settings.offload_model
     assert args.base_seed == settings.seed
+    assert speed_options(args) == settings.speed
     assert args.save_file == "out dir/result.mp4"
     # The options the app never sets keep the CLI's defaults.
     assert args.sample_guide_scale == 0.0 and args.sample_solver == "euler"

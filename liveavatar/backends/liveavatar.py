@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from liveavatar.backends.base import Clip, PreparedInputs
 from liveavatar.pipeline.checkpoint import CheckpointLayout
 from liveavatar.pipeline.pipeline import OOM_LADDER, LiveAvatarPipeline, LoadReport, PipelineError
+from liveavatar.speed import SpeedOptions
 
 if TYPE_CHECKING:
     from liveavatar.plan import GenerationPlan
@@ -29,19 +30,21 @@ class LiveAvatarBackend:
         self.load_lora = load_lora
         self.lora_path = lora_path
         self._pipeline: LiveAvatarPipeline | None = None
-        self._offload: bool | None = None
+        self._loaded_with: tuple | None = None  # offload + the load-time speed options of the loaded model
         self.load_report: LoadReport | None = None
         self._lock = threading.Lock()
 
-    def pipeline(self, offload_model: bool = False) -> LiveAvatarPipeline:
+    def pipeline(self, offload_model: bool = False, speed: SpeedOptions = SpeedOptions()) -> LiveAvatarPipeline:
+        """The loaded model; loaded again only when offload or a load-time speed option (FP8, compile) changes."""
+        key = (offload_model, speed.load_key())
         with self._lock:
-            if self._pipeline is None or self._offload != offload_model:
+            if self._pipeline is None or self._loaded_with != key:
                 self._pipeline = None
                 self._pipeline, self.load_report = LiveAvatarPipeline.from_checkpoint(
                     self.layout, device=self.device, load_lora=self.load_lora, lora_path=self.lora_path,
-                    offload_model=offload_model,
+                    offload_model=offload_model, speed=speed,
                 )
-                self._offload = offload_model
+                self._loaded_with = key
             return self._pipeline
 
     def generate(
@@ -59,11 +62,11 @@ class LiveAvatarBackend:
         except (ImportError, AttributeError):  # pragma: no cover - torch always has it
             oom = MemoryError
         try:
-            pipe = self.pipeline(s.offload_model)
+            pipe = self.pipeline(s.offload_model, s.speed)
             for out in pipe.generate(
                 inputs.prompt, inputs.reference, inputs.audio_16k, frames_per_clip=plan.frames_per_clip,
                 num_clips=plan.num_clips, steps=s.sample_steps, seed=inputs.seed, fps=plan.fps,
-                online_decode=s.online_decode, cancel=cancel, on_step=on_step,
+                online_decode=s.online_decode, cancel=cancel, on_step=on_step, speed=s.speed,
             ):
                 frames = out.frames
                 if out.index == plan.num_clips - 1:
