@@ -26,6 +26,7 @@ from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, presets_within  # noqa: E402
 from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
+from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
 from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, limits_text, result_summary  # noqa: E402
@@ -58,9 +59,24 @@ CSS = """
 """
 
 
-def advanced_json(preset: str, size: str, clips: float | None, steps: int, frames: int, seed: float | None, online: bool, offload: bool) -> str:
-    """The advanced widgets as the JSON the /generate API takes (named presets keep their own values)."""
+SPEED_FLAGS = (  # (SpeedOptions field, label): the boolean speed options, one checkbox each
+    ("torch_compile", "torch.compile each block"),
+    ("cuda_graphs", "CUDA graphs (GPU)"),
+    ("fp8", "FP8 linear layers (18.6 GB weights)"),
+    ("static_kv", "Static KV-cache buffers"),
+    ("overlap_decode", "Decode a clip while the next one is made"),
+    ("text_encoder_on_cpu", "Text encoder on the CPU (with FP8: the 48 GB path)"),
+)
+
+
+def advanced_json(preset: str, size: str, clips: float | None, steps: int, frames: int, seed: float | None,
+                  online: bool, offload: bool, attention: str = "auto", speed: list[str] | None = None) -> str:
+    """The advanced widgets as the JSON the /generate API takes (named presets keep their own values;
+    speed options go with any preset, and only those that are on are written)."""
     values: dict[str, Any] = {"seed": int(seed) if seed is not None else -1, "online_decode": online, "offload_model": offload}
+    if attention and attention != "auto":
+        values["attention"] = attention
+    values.update({name: True for name, _ in SPEED_FLAGS if name in (speed or [])})
     if preset == CUSTOM:
         values.update(size=size, num_clip=int(clips) if clips else None, sample_steps=int(steps), infer_frames=int(frames))
     return json.dumps(values)
@@ -150,6 +166,10 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                         seed = gr.Number(label=L("Seed (-1 = random)"), value=-1, precision=0)
                         online = gr.Checkbox(label=L("Online decode (bounded memory on long videos)"), value=std.online_decode)
                         offload = gr.Checkbox(label=L("CPU offload (fits smaller GPUs, slower)"), value=std.offload_model)
+                    with gr.Row():
+                        attention = gr.Dropdown(label=L("Attention kernel (model only)"), choices=list(ATTENTION_KERNELS), value="auto", scale=1)
+                        speed = gr.CheckboxGroup(label=L("Speed options (model only; the plan shows their memory, and says why when this machine can't use one)"),
+                                                 choices=[(L(label), name) for name, label in SPEED_FLAGS], value=[], scale=4, elem_id="speed-options")
                     adv_json = gr.Textbox(label=L("Settings as JSON (what the /generate API receives)"), interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
                 consent = gr.Checkbox(label=L("I have the right to use this face and this voice."), value=False, elem_id="consent")
                 with gr.Row():
@@ -190,7 +210,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         demo.load(studio.init_visitor, browser_visitor, [browser_visitor, visitor, history], api_visibility="private",
                   concurrency_limit=None, concurrency_id="control")
 
-        adv_inputs = [preset, size, clips, steps, frames, seed, online, offload]
+        adv_inputs = [preset, size, clips, steps, frames, seed, online, offload, attention, speed]
         for comp in adv_inputs:
             comp.change(advanced_json, adv_inputs, adv_json, api_visibility="private", queue=False)
         preset.change(preset_widgets, preset, [size, clips, steps, frames, online, offload, adv_box], api_visibility="private", queue=False)
@@ -222,7 +242,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
 
         history.select(studio.history_select, visitor, [history_id, history_md], api_visibility="private", queue=False)
         rerun_btn.click(studio.history_load, [visitor, history_id],
-                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload], api_visibility="private",
+                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload, attention, speed], api_visibility="private",
                         concurrency_limit=None, concurrency_id="control")
         delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private",
                          concurrency_limit=None, concurrency_id="control")

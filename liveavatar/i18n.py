@@ -120,6 +120,17 @@ UI: dict[str, dict[str, str]] = {
     "seed_label": {"en": "Seed (-1 = random)", "zh": "随机种子(-1 = 随机)"},
     "online_label": {"en": "Online decode (bounded memory on long videos)", "zh": "在线解码(长视频显存占用有上限)"},
     "offload_label": {"en": "CPU offload (fits smaller GPUs, slower)", "zh": "CPU 卸载(适配较小显存,速度变慢)"},
+    "attention_label": {"en": "Attention kernel (model only)", "zh": "注意力内核(仅模型)"},
+    "speed_label": {
+        "en": "Speed options (model only; the plan shows their memory, and says why when this machine can't use one)",
+        "zh": "加速选项(仅模型;计划中显示其显存,本机无法使用时会说明原因)",
+    },
+    "speed_compile": {"en": "torch.compile each block", "zh": "torch.compile 编译每个模块"},
+    "speed_cuda_graphs": {"en": "CUDA graphs (GPU)", "zh": "CUDA 图(GPU)"},
+    "speed_fp8": {"en": "FP8 linear layers (18.6 GB weights)", "zh": "FP8 线性层(权重 18.6 GB)"},
+    "speed_static_kv": {"en": "Static KV-cache buffers", "zh": "静态 KV 缓存"},
+    "speed_overlap": {"en": "Decode a clip while the next one is made", "zh": "生成下一片段时同时解码"},
+    "speed_t5_cpu": {"en": "Text encoder on the CPU (with FP8: the 48 GB path)", "zh": "文本编码器放在 CPU(配合 FP8:48 GB 显卡方案)"},
     "settings_json_label": {
         "en": "Settings as JSON (what the /generate API receives)",
         "zh": "设置的 JSON 形式(/generate API 接收的内容)",

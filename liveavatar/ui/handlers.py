@@ -250,9 +250,10 @@ class Studio:
         if e is None:
             raise gr.Error("Pick a result in your history first.")
         s = dict(e.settings)
+        speed = dict(s.get("speed") or {})
         return (e.prompt, e.image or None, e.audio or None, "custom", s.get("size"), s.get("num_clip") or 0,
                 s.get("sample_steps"), s.get("infer_frames"), s.get("seed", -1), s.get("online_decode"),
-                s.get("offload_model"))
+                s.get("offload_model"), speed.pop("attention", "auto"), [name for name, on in speed.items() if on is True])
 
     def delete_my_files(self, visitor: str) -> tuple[list, str]:
         removed = self.store.delete_visitor(visitor) if visitor else 0

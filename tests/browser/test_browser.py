@@ -108,6 +108,12 @@ def test_user_journey(page, app_server):
         timeout=10_000,
     )
     assert '"infer_frames": 12' in adv.input_value()
+    # a speed option: it goes into the JSON, and the plan says the preview ignores it (no GPU model here)
+    page.get_by_label("FP8 linear layers (18.6 GB weights)").check()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('\"fp8\": true'))", timeout=10_000)
+    wait_text(page, "#plan", "the CPU preview ignores them")
+    wait_text(page, "#plan", "Speed options")
     wait_text(page, "#checklist", "Ready to generate")
 
     page.get_by_role("button", name="Generate", exact=True).click()
