@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -49,11 +50,27 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
 def rss_bytes(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants (ffmpeg encoders while a job runs), in bytes."""
+    """VmRSS of ``pid`` and all its descendants (ffmpeg encoders while a job runs), in bytes.
+
+    A child caught between fork and exec still runs the parent's executable and shares the
+    parent's pages (with vfork, its very address space): its VmRSS is the parent's again, and
+    counting it showed a momentary peak of twice the app. Such a child is counted from its exec on.
+    """
     total, todo = 0, [pid]
+    app_exe = _exe(pid)
     while todo:
         p = todo.pop()
+        if p != pid and app_exe is not None and _exe(p) == app_exe:
+            todo += _children(p)
+            continue
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

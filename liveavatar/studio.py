@@ -12,9 +12,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from liveavatar.backends import BackendChoice
 from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
@@ -27,6 +29,7 @@ from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_m
 from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
 from liveavatar.media.label import AI_METADATA, stamp_label
 from liveavatar.media.video import VideoWriter, write_mp4
+from liveavatar.memory import release_free_memory
 from liveavatar.plan import GenerationPlan, make_plan
 from liveavatar.prepare import AUDIO_RATE, prepare_inputs
 from liveavatar.presets import GenerationSettings
@@ -122,42 +125,60 @@ def _file_key(path: str) -> tuple[str, int, int]:
     return (str(path), st.st_size, st.st_mtime_ns)
 
 
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None).malloc_trim  # glibc
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to do
-        return None
+#: Default byte budget of :class:`InputCache`: about ten full-HD portraits (6 MB each decoded).
+#: Sixteen 4000×3000 photos would be 16 × 36 MB = 576 MB held for nothing but a faster recheck.
+INPUT_CACHE_BYTES = 64 * 1024 * 1024
 
 
-_MALLOC_TRIM = _find_malloc_trim()
-
-
-def release_free_memory() -> None:
-    """Hand memory that Python and numpy have freed back to the system.
-
-    Decoding inputs, detecting faces and rendering clips in Gradio's worker threads frees hundreds
-    of MB into glibc's per-thread arenas, which keep it: the process's memory would stay at its
-    peak after a busy minute (about +110 MiB after 20 checks at once). ``malloc_trim`` returns it.
-    Called when work ends (an inspection with nothing else inspecting, a finished job); a few ms.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+def array_bytes(value: Any, _depth: int = 0) -> int:
+    """Bytes of the numpy arrays inside ``value`` (tuples, lists, dicts and dataclasses, looked
+    into a few levels deep): what a cached decode result holds. Other objects count as 0; they
+    are small next to the pixels and samples."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if _depth >= 4:
+        return 0
+    if isinstance(value, (tuple, list)):
+        return sum(array_bytes(v, _depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(array_bytes(v, _depth + 1) for v in value.values())
+    if is_dataclass(value) and not isinstance(value, type):
+        return sum(array_bytes(getattr(value, f.name, None), _depth + 1) for f in fields(value))
+    return 0
 
 
 class InputCache:
     """Decode-and-measure results per file, so typing in the prompt doesn't re-run face detection.
 
-    Owned by one app instance (not module state); keyed by path, size and mtime; small LRU.
+    Owned by one app instance (not module state); keyed by path, size and mtime. An LRU bounded
+    twice: at most ``size`` entries and at most ``max_bytes`` of arrays (decoded pixels and
+    samples), least recently used out first. A count alone would let a few large photos pin
+    hundreds of MB. The latest image and the latest audio are kept even over the byte budget:
+    they are the inputs being worked on, the page re-checks them on every keystroke in the prompt,
+    and decoding a large pair again each time would cost seconds (evicting one for the other
+    would decode both every time). So the cache holds at most ``max_bytes`` plus those two.
+    ``size=0`` keeps nothing.
     """
 
-    def __init__(self, limits: Limits = Limits(), size: int = 16):
+    def __init__(self, limits: Limits = Limits(), size: int = 16, max_bytes: int = INPUT_CACHE_BYTES):
         self.limits = limits
         self._size = size
-        self._items: OrderedDict[tuple[str, tuple[str, int, int]], Any] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, tuple[str, int, int]], tuple[Any, int]] = OrderedDict()
+        self._bytes = 0  # sum of the entries' array bytes
+        self._latest: dict[str, tuple[str, tuple[str, int, int]]] = {}  # kind -> its latest key
         self._lock = threading.Lock()
         self._computing = 0  # decodes in progress; memory is given back when the last one ends
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        """Array bytes held by the cached entries."""
+        with self._lock:
+            return self._bytes
 
     def _compute(self, compute: Callable[[], Any]) -> Any:
         with self._lock:
@@ -179,13 +200,38 @@ class InputCache:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                self._latest[kind] = key
+                return self._items[key][0]
         value = self._compute(compute)
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        self._put(kind, key, value)
         return value
+
+    def _put(self, kind: str, key: tuple[str, tuple[str, int, int]], value: Any) -> None:
+        if self._size <= 0:
+            return
+        nbytes = array_bytes(value)
+        with self._lock:
+            old = self._items.pop(key, None)  # two requests decoded the same file at once
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, nbytes)
+            self._bytes += nbytes
+            self._latest[kind] = key
+            while len(self._items) > self._size:
+                self._evict(next(iter(self._items)))
+            if self._bytes > self._max_bytes:
+                latest = set(self._latest.values())
+                for old_key in [k for k in self._items if k not in latest]:  # least recently used first
+                    if self._bytes <= self._max_bytes:
+                        break
+                    self._evict(old_key)
+
+    def _evict(self, key: tuple[str, tuple[str, int, int]]) -> None:
+        """Drop one entry; the caller holds the lock."""
+        _, nbytes = self._items.pop(key)
+        self._bytes -= nbytes
+        if self._latest.get(key[0]) == key:
+            del self._latest[key[0]]
 
     def inspect(self, prompt: str | None, image_path: str | None, audio_path: str | None) -> Inspection:
         limits = self.limits

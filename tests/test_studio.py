@@ -25,7 +25,7 @@ from liveavatar.examples import load_examples
 from liveavatar.media.video import probe_video
 from liveavatar.pipeline.pipeline import OOM_LADDER, PipelineError
 from liveavatar.presets import resolve_settings
-from liveavatar.studio import GenerationResult, InputCache, JobUpdate, generate_stream
+from liveavatar.studio import GenerationResult, InputCache, JobUpdate, array_bytes, generate_stream
 from liveavatar.ui.handlers import ServiceOptions, Studio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ class OomModelBackend(LiveAvatarBackend):
         super().__init__(layout=None, device="cpu")  # type: ignore[arg-type]
         self.fake = _OomPipeline(clips_before_oom)
 
-    def pipeline(self, offload_model: bool = False):
+    def pipeline(self, offload_model: bool = False, speed: object = None):
         return self.fake
 
 
@@ -262,3 +262,69 @@ def test_temporary_files_are_removed_after_done_failed_and_stopped_jobs(sandbox)
     job_dirs = {p for p in _dirs(out) - dirs_before if p.parent.parent == out / "jobs"}
     assert job_dirs == {p.parent for p in kept}
     assert len(kept) == 3 * 4
+
+
+# --- the input cache's bounds -------------------------------------------------------------------
+def _portraits(folder: Path, sides: list[int]) -> list[str]:
+    """PNG files of the good example's portrait resized to each side (RGB: side² × 3 bytes decoded)."""
+    from PIL import Image
+
+    source = Image.open(GOOD.image).convert("RGB")
+    paths = []
+    for i, side in enumerate(sides):
+        path = folder / f"portrait-{i}-{side}.png"
+        source.resize((side, side)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_the_input_cache_is_bounded_by_bytes_least_recently_used_out_first(tmp_path):
+    a, b, c, big = _portraits(tmp_path, [128, 128, 128, 400])
+    probe = InputCache()
+    probe.inspect("", a, None)
+    one = probe.nbytes  # one small entry: its pixels and its face's landmarks
+    assert one >= 128 * 128 * 3
+    cache = InputCache(size=16, max_bytes=2 * one + one // 2)
+    first = {p: cache.inspect("", p, None).image for p in (a, b)}
+    assert len(cache) == 2 and cache.nbytes == 2 * one
+    assert cache.inspect("", a, None).image is first[a]  # a hit (and now the most recently used)
+    cache.inspect("", c, None)  # over the budget: b, the least recently used, goes
+    assert len(cache) == 2 and cache.nbytes == 2 * one
+    assert cache.inspect("", a, None).image is first[a]
+    assert cache.inspect("", b, None).image is not first[b]  # decoded again
+    # An image larger than the whole budget evicts every older one and is kept: it is the photo
+    # being worked on. So is the latest audio beside it, even though the pair is over the budget:
+    # the page re-checks both on every keystroke in the prompt.
+    big_image = cache.inspect("", big, None).image
+    assert big_image.rgb.nbytes == 400 * 400 * 3 > 2 * one + one // 2
+    assert len(cache) == 1 and cache.nbytes >= big_image.rgb.nbytes
+    insp = cache.inspect("", big, GOOD.audio)
+    assert insp.image is big_image and insp.audio.samples.nbytes > 2 * one + one // 2
+    assert len(cache) == 2
+    again = cache.inspect("", big, GOOD.audio)
+    assert again.image is big_image and again.audio is insp.audio  # both hits: no thrashing
+    # A small image replaces the big one as the latest image: the big one goes, the audio stays.
+    assert cache.inspect("", a, None).image is not first[a]
+    assert len(cache) == 2 and cache.nbytes == one + insp.audio.samples.nbytes
+    assert cache.inspect("", None, GOOD.audio).audio is insp.audio
+
+
+def test_the_input_cache_keeps_its_count_bound_and_size_zero_keeps_nothing(tmp_path):
+    paths = _portraits(tmp_path, [64, 64, 64])
+    cache = InputCache(size=2)
+    for p in paths:
+        cache.inspect("", p, None)
+    assert len(cache) == 2
+    none = InputCache(size=0)
+    image = none.inspect("", paths[0], None).image
+    assert len(none) == 0 and none.nbytes == 0 and none.inspect("", paths[0], None).image is not image
+
+
+def test_array_bytes_counts_the_arrays_inside_decode_results():
+    insp = _inspection()
+    assert array_bytes(insp.image) == insp.image.rgb.nbytes
+    assert array_bytes(insp.audio) == insp.audio.samples.nbytes
+    assert array_bytes((insp.image, insp.faces, None)) == insp.image.rgb.nbytes + sum(
+        f.landmarks.nbytes for f in insp.faces if f.landmarks is not None)
+    assert array_bytes({"x": np.zeros(10, np.float32), "y": "text"}) == 40
+    assert array_bytes(None) == 0 and array_bytes(PreviewBackend) == 0

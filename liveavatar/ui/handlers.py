@@ -30,6 +30,7 @@ from liveavatar.presets import PRESETS, SettingsError, resolve_settings
 from liveavatar.repro import cli_command
 from liveavatar.report import checklist_html, plan_markdown, preset_for
 from liveavatar.media.audio import describe_duration
+from liveavatar.memory import limit_malloc_arenas
 from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
@@ -67,6 +68,10 @@ def _fmt_eta(seconds: float | None) -> str:
 
 class Studio:
     def __init__(self, choice: BackendChoice, options: ServiceOptions):
+        # Created once per launched app, before Gradio's worker threads run any handler: the one
+        # place that is early enough for the arena cap, which only binds arenas made afterwards
+        # (see liveavatar.memory: without it RSS stays ~10 % above idle after a burst of checks).
+        limit_malloc_arenas()
         self.choice = choice
         self.options = options
         self.cache = InputCache(options.limits)

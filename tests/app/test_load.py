@@ -45,10 +45,10 @@ def test_twenty_clients_at_once_are_all_answered_in_order_and_memory_returns(tmp
     assert len(load.generation_infos) == 3 and all(i["status"] == "done" for i in load.generation_infos)
     assert [i["seed"] for i in load.generation_infos] == [100, 101, 102]
     assert load.generation_order == [0, 1, 2], "jobs must finish in the order they were submitted"
-    # Memory: back within 10 % of the warm idle level, plus a fixed allowance for native per-thread
-    # pools (TFLite / OpenCV in Gradio's worker threads) and Gradio's per-session state, which are
-    # a bounded high-water mark, not a leak (see the report in benchmarks/load.py's output).
-    limit = 1.10 * m["idle"] + 48 * MIB
+    # Memory: back within 10 % of the warm idle level (idle is measured after one check and one
+    # job, so lazily loaded models count as idle). Measured ~101-104 % with the malloc arena cap
+    # (liveavatar.memory), ~108-116 % without it.
+    limit = 1.10 * m["idle"]
     assert m["final"] <= limit, (
         f"RSS idle {m['idle'] / MIB:.0f} MiB, peak {m['peak'] / MIB:.0f} MiB, final {m['final'] / MIB:.0f} MiB "
         f"(limit {limit / MIB:.0f} MiB)"
