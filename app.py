@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_audio_seconds", type=float, default=_env_float("LIVEAVATAR_MAX_AUDIO_SECONDS", 15 * 60), help="longest speech accepted")
     parser.add_argument("--max_upload_mb", type=float, default=_env_float("LIVEAVATAR_MAX_UPLOAD_MB", 50), help="largest file accepted per upload, in MB (refused before it is stored)")
     parser.add_argument("--keep_hours", type=float, default=_env_float("LIVEAVATAR_KEEP_HOURS", 24), help="how long uploads and results are kept")
+    parser.add_argument("--tpp", action="store_true", help="under torchrun: rank 0 serves the app and decodes, the other ranks denoise (pipeline parallel)")
     parser.add_argument("--no_ai_label", action="store_true", help="do not burn the 'AI-generated' mark into videos (self-hosting)")
     args = parser.parse_args(argv)
     options = ServiceOptions(
@@ -283,8 +284,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     # On ZeroGPU the GPU exists only inside the decorated call, so CUDA is not visible at start-up.
     device = args.device or ("cuda" if on_zero_gpu() else None)
-    choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=device)
+    if args.tpp:  # ranks other than 0 stay inside start_tpp, serving jobs, and exit there
+        from liveavatar.backends.tpp import start_tpp, stop_tpp
+
+        choice = start_tpp(args.ckpt_dir, device)
+    else:
+        choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=device)
     demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
+    try:
+        _launch(demo, args, options)
+    finally:
+        if args.tpp:
+            stop_tpp()
+
+
+def _launch(demo: gr.Blocks, args: argparse.Namespace, options: ServiceOptions) -> None:
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
         allowed_paths=[str(ROOT / "examples"), str(options.output_dir)], css=CSS, footer_links=["api", "settings"],

@@ -24,9 +24,13 @@ itself (so each knows the shapes, and no rank waits on another to start), then r
 broadcast over them. The broadcast is cheap (a few MB) and makes the ranks agree bitwise even where
 GPU kernels are not deterministic run to run; without it two ranks could hold slightly different sinks.
 
-Not implemented here (said so on purpose): cancellation and per-step progress callbacks, CFG, CPU
-offload, upstream's "replace the sink by the first generated frame" (the single-process path does not
-do it either), and a decode rank that skips loading the DiT.
+The app (``torchrun --nproc_per_node N app.py --tpp``, :mod:`liveavatar.backends.tpp`) puts the
+decode rank at 0, the process serving the page, which loads no DiT (``load_dit=False``); the other
+ranks loop in :func:`serve_jobs`, and Stop is honoured at clip boundaries (``stoppable``).
+
+Not implemented here (said so on purpose): per-step progress callbacks, CFG, CPU offload, per-job
+speed options on the other ranks, and upstream's "replace the sink by the first generated frame" (the
+single-process path does not do it either).
 
 Launch::
 
@@ -42,8 +46,9 @@ import math
 import os
 import random
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -81,8 +86,15 @@ def _broadcast_(tensors: Sequence[torch.Tensor], src: int = 0) -> None:
         dist.broadcast(t, src=src)
 
 
+def chain(world: int, decode_rank: int) -> list[int]:
+    """The denoising ranks in block-flow order (every rank but the decode rank, ascending)."""
+    if not 0 <= decode_rank < world:
+        raise ValueError(f"decode rank {decode_rank} is not one of the {world} ranks")
+    return [r for r in range(world) if r != decode_rank]
+
+
 @torch.no_grad()
-def run_tpp(
+def iter_tpp(
     pipe: LiveAvatarPipeline,
     prompt: str,
     reference: np.ndarray,
@@ -93,27 +105,35 @@ def run_tpp(
     steps: int = 4,
     seed: int = 420,
     fps: int = DEFAULT_FPS,
-    on_clip: Callable[[ClipOutput], None] | None = None,
-) -> list[ClipOutput]:
+    decode_rank: int | None = None,
+    cancel: threading.Event | None = None,
+    stoppable: bool = False,
+) -> Iterator[ClipOutput]:
     """Run this process's part of a TPP generation; the process group must already be initialised.
 
-    Returns the decoded clips on the decode rank (``world_size - 1``), in order (``on_clip`` is also
-    called with each as soon as it is decoded), and ``[]`` on the denoising ranks. Every rank must
-    call this with the same arguments. Same seed, same frames as :meth:`LiveAvatarPipeline.generate`.
-    A clip's timings: ``prepare_s`` (clip 0), ``wait_s`` (time the decode rank waited for the clip's
-    blocks after finishing the previous clip) and ``decode_s``.
+    Yields the decoded clips, in order and as soon as each is decoded, on the decode rank (default
+    ``world_size - 1``; the app uses rank 0, so the process that serves the page receives the clips)
+    and nothing on the denoising ranks. Every rank must call this with the same arguments. Same seed,
+    same frames as :meth:`LiveAvatarPipeline.generate`. A clip's timings: ``prepare_s`` (clip 0),
+    ``wait_s`` (time the decode rank waited for the clip's blocks after the previous clip) and ``decode_s``.
+
+    ``stoppable`` (the app's Stop): before each clip after the first, the decode rank tells every rank
+    whether ``cancel`` is set, and all of them end there together. It costs the pipeline's fill at
+    every clip boundary (the denoising ranks wait for the decode rank), so the CLI leaves it off.
     """
     if not dist.is_initialized():
         raise RuntimeError("run_tpp needs torch.distributed initialised (torchrun, or init_process_group).")
     rank, world = dist.get_rank(), dist.get_world_size()
+    decode_rank = world - 1 if decode_rank is None else decode_rank
     pipe.check_inputs(reference, audio_16k, frames_per_clip, steps)
-    groups = step_groups(steps, world - 1)  # raises the same error on every rank, before any traffic
-    decode_rank = world - 1
+    denoisers = chain(world, decode_rank)
+    groups = step_groups(steps, len(denoisers))  # raises the same error on every rank, before any traffic
+    src = denoisers[0]  # the first denoising rank's conditioning is everyone's
 
     t0 = time.perf_counter()
     context, audio, ref_latents, motion_latents, history = pipe.prepare_conditioning(
         prompt, reference, audio_16k, frames_per_clip, num_clips, fps)
-    _broadcast_([context, audio, ref_latents, motion_latents])
+    _broadcast_([context, audio, ref_latents, motion_latents], src=src)
     prep_s = time.perf_counter() - t0
 
     fpb = pipe.config.num_frames_per_block
@@ -123,47 +143,97 @@ def run_tpp(
     block_shape = (1, pipe.config.in_dim, fpb, lat_h, lat_w)
     device = pipe.device
 
+    def stop_here(r: int) -> bool:
+        """Every rank calls this at clip ``r`` (when stoppable): the decode rank's word, broadcast."""
+        if not stoppable or r == 0:
+            return False
+        flag = torch.tensor([int(rank == decode_rank and cancel is not None and cancel.is_set())], device=device)
+        dist.broadcast(flag, src=decode_rank)
+        return bool(flag.item())
+
     if rank == decode_rank:
         decoder = OnlineDecoder(pipe.vae, history, frames_per_clip, pipe.config.motion_frames, first_clip_trim=0)
-        clips: list[ClipOutput] = []
         for r in range(num_clips):
+            if stop_here(r):
+                return
             t_clip = time.perf_counter()
             blocks = []
             for _ in range(num_blocks):
                 x = torch.empty(block_shape, dtype=torch.float32, device=device)
-                dist.recv(x, src=rank - 1)
+                dist.recv(x, src=denoisers[-1])
                 blocks.append(x)
             wait_s = time.perf_counter() - t_clip
             t_dec = time.perf_counter()
             frames = pipe.decode(decoder, torch.cat(blocks, dim=2))
-            clip = ClipOutput(r, frames, {"prepare_s": prep_s if r == 0 else 0.0, "wait_s": wait_s,
-                                          "decode_s": time.perf_counter() - t_dec})
-            clips.append(clip)
-            if on_clip:
-                on_clip(clip)
-        return clips
+            yield ClipOutput(r, frames, {"prepare_s": prep_s if r == 0 else 0.0, "wait_s": wait_s,
+                                         "decode_s": time.perf_counter() - t_dec})
+        return
 
-    my_steps = groups[rank]
+    position = denoisers.index(rank)
+    previous = denoisers[position - 1] if position > 0 else None
+    following = denoisers[position + 1] if position + 1 < len(denoisers) else decode_rank
+    my_steps = groups[position]
     caches = dict(zip(my_steps, pipe.prefilled_caches(len(my_steps), ref_latents, motion_latents, context, lat_t)))
     scheduler = make_scheduler(steps, device=device)
     timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
     rope_rng = random.Random(seed)
     for r in range(num_clips):
-        noise = pipe.clip_noise(seed, r, lat_t, lat_h, lat_w) if rank == 0 else None
+        if stop_here(r):
+            return
+        noise = pipe.clip_noise(seed, r, lat_t, lat_h, lat_w) if previous is None else None
         for b in range(num_blocks):
             block_index = r * num_blocks + b
             shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, steps)  # all ranks replay all draws
-            if rank == 0:
+            if previous is None:
                 x = noise[:, :, b * fpb : (b + 1) * fpb]
             else:
                 x = torch.empty(block_shape, dtype=torch.float32, device=device)
-                dist.recv(x, src=rank - 1)
+                dist.recv(x, src=previous)
             block_audio = pipe.block_audio(audio, block_index)
             for i in my_steps:
                 x = pipe.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
                                       block_index=block_index, ref_rope_shift=shifts[i])
-            dist.send(x.to(torch.float32).contiguous(), dst=rank + 1)
-    return []
+            dist.send(x.to(torch.float32).contiguous(), dst=following)
+
+
+def serve_jobs(pipe: LiveAvatarPipeline, decode_rank: int = 0) -> int:
+    """The loop of every rank but the app's (rank 0): wait for a job from rank 0, run its part, repeat,
+    until rank 0 sends ``None`` (shutdown). Returns how many jobs it ran.
+
+    A job is the keyword arguments of :func:`iter_tpp` (arrays included), broadcast as one object.
+    """
+    done = 0
+    while True:
+        box: list = [None]
+        dist.broadcast_object_list(box, src=0)
+        if box[0] is None:
+            return done
+        for _ in iter_tpp(pipe, **box[0], decode_rank=decode_rank, stoppable=True):
+            pass
+        done += 1
+
+
+def submit_job(pipe: LiveAvatarPipeline, job: dict, cancel: threading.Event | None = None) -> Iterator[ClipOutput]:
+    """Rank 0's side of :func:`serve_jobs`: hand the job to the other ranks, then decode its clips here."""
+    dist.broadcast_object_list([job], src=0)
+    yield from iter_tpp(pipe, **job, decode_rank=0, cancel=cancel, stoppable=True)
+
+
+def shutdown_jobs() -> None:
+    """Rank 0 tells the serving ranks to end their loop."""
+    dist.broadcast_object_list([None], src=0)
+
+
+def run_tpp(pipe: LiveAvatarPipeline, prompt: str, reference: np.ndarray, audio_16k: np.ndarray, *,
+            on_clip: Callable[[ClipOutput], None] | None = None, **kwargs) -> list[ClipOutput]:
+    """:func:`iter_tpp` run to the end: the clips on the decode rank (``on_clip`` called with each as it
+    is decoded), ``[]`` on the denoising ranks."""
+    clips = []
+    for clip in iter_tpp(pipe, prompt, reference, audio_16k, **kwargs):
+        clips.append(clip)
+        if on_clip:
+            on_clip(clip)
+    return clips
 
 
 # ----------------------------------------------------------------------------- CLI (torchrun)

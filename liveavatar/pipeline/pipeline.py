@@ -108,6 +108,8 @@ class LoadReport:
     dtype: str
 
     def summary(self) -> str:
+        if not self.dit_parameters:
+            return f"decode-only (text/audio encoders and VAE, no DiT) on {self.device}"
         lora = self.lora.summary() if self.lora else "LoRA not loaded"
         return f"DiT {self.dit_parameters / 1e9:.2f} B parameters on {self.device} ({self.dtype}); {lora}"
 
@@ -152,7 +154,7 @@ def _resolve_lora(lora_path: str | Path | None, layout: CheckpointLayout) -> Pat
 class LiveAvatarPipeline:
     def __init__(
         self,
-        transformer: CausalS2VTransformer,
+        transformer: CausalS2VTransformer | None,
         text_encoder: TextEncoder,
         vae: VideoVAE,
         audio_encoder: AudioEncoder,
@@ -161,12 +163,17 @@ class LiveAvatarPipeline:
         dtype: torch.dtype,
         offload_model: bool = False,
         speed: SpeedOptions = SpeedOptions(),
+        config: S2VConfig | None = None,
     ):
+        """``transformer`` None (with ``config``) makes a decode-only pipeline: it prepares the
+        conditioning and decodes, as TPP's decode rank does, without the 32 GB DiT."""
+        if transformer is None and config is None:
+            raise ValueError("a decode-only pipeline needs the DiT's config")
         self.transformer = transformer
         self.text_encoder = text_encoder
         self.vae = vae
         self.audio_encoder = audio_encoder
-        self.config: S2VConfig = transformer.config
+        self.config: S2VConfig = transformer.config if transformer is not None else config
         self.device = torch.device(device)
         self.dtype = dtype
         self.offload_model = offload_model
@@ -185,27 +192,31 @@ class LiveAvatarPipeline:
         lora_path: str | Path | None = None,
         offload_model: bool = False,
         speed: SpeedOptions = SpeedOptions(),
+        load_dit: bool = True,
     ) -> tuple[LiveAvatarPipeline, LoadReport]:
         """Verify every file first (naming what is missing or broken), then load and merge the LoRA.
 
         ``speed``'s load-time options (FP8, compile) are applied here, after the LoRA merge (which
-        needs the full-precision weights); the run-time ones are given to :meth:`generate`."""
+        needs the full-precision weights); the run-time ones are given to :meth:`generate`.
+        ``load_dit=False`` loads only the text/audio encoders and the VAE (a decode rank's share)."""
         layout = ckpt if isinstance(ckpt, CheckpointLayout) else find_checkpoint(None if ckpt is None else str(ckpt))
         verify_checkpoint(layout).raise_if_broken()
         device = torch.device(device)
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
         config = S2VConfig.from_json(layout.config)
-        model = _load_dit(layout, config)
-        lora_report = None
-        if load_lora:
-            lora_file = _resolve_lora(lora_path, layout)
-            lora_report = merge_lora(model, load_lora_file(lora_file), rank=None, alpha=LORA_ALPHA)
-        params = sum(p.numel() for p in model.parameters())
-        model = prepare_transformer(model, speed, "cpu" if offload_model else device, dtype)
+        model, lora_report, params = None, None, 0
+        if load_dit:
+            model = _load_dit(layout, config)
+            if load_lora:
+                lora_file = _resolve_lora(lora_path, layout)
+                lora_report = merge_lora(model, load_lora_file(lora_file), rank=None, alpha=LORA_ALPHA)
+            params = sum(p.numel() for p in model.parameters())
+            model = prepare_transformer(model, speed, "cpu" if offload_model else device, dtype)
         text = TextEncoder.from_checkpoint(layout.wan_dir, device="cpu", dtype=dtype, text_len=config.text_len)
         vae = VideoVAE.from_checkpoint(layout.vae, device=device, dtype=torch.float32)
         audio = AudioEncoder.from_checkpoint(layout.wan_dir, device=device, dtype=torch.float32)
-        pipe = cls(model, text, vae, audio, device=device, dtype=dtype, offload_model=offload_model, speed=speed)
+        pipe = cls(model, text, vae, audio, device=device, dtype=dtype, offload_model=offload_model, speed=speed,
+                   config=config)
         return pipe, LoadReport(layout, lora_report, params, str(device), str(dtype).replace("torch.", ""))
 
     # ------------------------------------------------------------------ steps

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,8 +25,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def launched_app(out: Path, *args: str, timeout: float = 120) -> Iterator[dict]:
+def launched_app(out: Path, *args: str, timeout: float = 120, launcher: Sequence[str] = ()) -> Iterator[dict]:
     """Start the app with ``args``; yield ``{"url", "proc", "out", "log"}``; stop it afterwards.
+
+    ``launcher`` replaces ``python`` in front of ``app.py`` (e.g. ``python -m torch.distributed.run
+    --nproc_per_node 2`` for the pipeline-parallel app).
 
     ``HF_ENDPOINT`` points at a closed loopback port, so anything that tried to reach the Hub
     would fail at once instead of leaving the machine.
@@ -38,7 +41,7 @@ def launched_app(out: Path, *args: str, timeout: float = 120) -> Iterator[dict]:
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--output_dir", str(out), *args],
+            [*(launcher or [sys.executable]), "app.py", "--port", str(port), "--output_dir", str(out), *args],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         try:

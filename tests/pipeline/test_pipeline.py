@@ -85,3 +85,13 @@ def test_a_broken_checkpoint_is_named_before_loading(tmp_path):
     (root / "Wan2.2-S2V-14B" / "Wan2.1_VAE.pth").unlink()
     with pytest.raises(CheckpointError, match="Wan2.1_VAE.pth"):
         LiveAvatarPipeline.from_checkpoint(root, device="cpu")
+
+
+def test_decode_only_loader_skips_the_dit_and_still_prepares_and_decodes(ckpt, inputs):
+    """What a TPP decode rank loads: encoders + VAE, no DiT; it prepares the conditioning and decodes."""
+    pipe, report = LiveAvatarPipeline.from_checkpoint(ckpt, device="cpu", load_dit=False)
+    assert pipe.transformer is None and report.dit_parameters == 0 and report.lora is None
+    assert "decode-only" in report.summary()
+    reference, audio = inputs
+    context, feats, ref_latents, motion_latents, history = pipe.prepare_conditioning("x", reference, audio, 12, 1, 25)
+    assert ref_latents.shape[2] == 1 and context.shape[-1] == pipe.config.text_dim
