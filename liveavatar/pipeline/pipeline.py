@@ -379,6 +379,8 @@ class LiveAvatarPipeline:
             for b in range(num_blocks):
                 yield from finished()
                 if cancel is not None and cancel.is_set():
+                    for future in decoding:  # clips already denoised are kept, as without the overlap
+                        yield future.result()
                     return
                 block_index = r * num_blocks + b
                 x = noise[:, :, b * fpb : (b + 1) * fpb]
