@@ -24,9 +24,9 @@ FP8_PARAMS = 14.05e9            # the blocks' attention projections + FFNs, stor
 FFN_DIM = 13824
 GB = 1e9
 
-# Arithmetic for the time estimate (issue 7): ≈ 24 GFLOP per token per step in the linear layers,
-# plus about a third more in attention over the cached context.
-FLOP_PER_TOKEN_STEP = 32e9
+# Arithmetic for the time estimate: ≈ 24 GFLOP per token per step in the blocks' linear layers plus
+# ≈ 13 in attention over a full cache at 704×384 (liveavatar/pipeline/flops.py counts 37.8–38.8).
+FLOP_PER_TOKEN_STEP = 38e9
 H100_BF16_FLOPS = 990e12
 ASSUMED_EFFICIENCY = 0.40        # an assumption until the benchmark measures it on a GPU
 

@@ -87,6 +87,12 @@ def prepare_transformer(model: CausalS2VTransformer, speed: SpeedOptions, device
         model.to(device=device, dtype=dtype)
     model.eval().requires_grad_(False)
     if speed.torch_compile or speed.cuda_graphs:
+        # Each block compiles a few variants (first-clip mask or none, cache slot 0 or not, the sink
+        # pass); torch's default of 8 per code object is met within the first clip, after which calls
+        # silently run uncompiled. The limit is torch's own process-wide setting: raised, never lowered.
+        import torch._dynamo.config as dynamo_config
+
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
         mode = "reduce-overhead" if speed.cuda_graphs else None
         for block in model.blocks:
             block.compile(mode=mode)
