@@ -11,7 +11,6 @@ The same checks as the app run first; a problem stops with its fix and exit code
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -64,9 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def speed_options(args: argparse.Namespace) -> SpeedOptions:
     opts = SpeedOptions(**{name: getattr(args, name) for name in SpeedOptions.names()})
-    if args.low_memory:
-        opts = dataclasses.replace(opts, fp8=True, text_encoder_on_cpu=True)
-    return opts
+    return opts.with_low_memory() if args.low_memory else opts
 
 
 def main(argv: list[str] | None = None) -> int:

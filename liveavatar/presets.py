@@ -191,9 +191,7 @@ def _speed_options(base: SpeedOptions, values: dict[str, Any]) -> SpeedOptions:
         else:
             out[name] = _coerce_bool(name, value)
     opts = replace(base, **{k: v for k, v in out.items() if k != "low_memory"})
-    if out.get("low_memory"):
-        opts = replace(opts, fp8=True, text_encoder_on_cpu=True)
-    return opts
+    return opts.with_low_memory() if out.get("low_memory") else opts
 
 
 def _coerce_bool(name: str, value: Any) -> bool:

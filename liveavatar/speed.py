@@ -42,7 +42,11 @@ class SpeedOptions:
     @classmethod
     def low_memory(cls) -> "SpeedOptions":
         """The 48 GB path: FP8 weights (~18 GB instead of 32.6 GB) and no text encoder on the GPU."""
-        return cls(fp8=True, text_encoder_on_cpu=True)
+        return cls().with_low_memory()
+
+    def with_low_memory(self) -> "SpeedOptions":
+        """These options plus the 48 GB path's two (the JSON's and the CLI's ``low_memory``)."""
+        return replace(self, fp8=True, text_encoder_on_cpu=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,11 +133,8 @@ def _fp8_unusable(device: str) -> str:
 
 
 def _kernel_unusable(kernel: str, is_cuda: bool) -> str:
-    if kernel == "math":
-        return ""
-    if kernel == "flash":
-        return ""  # torch has flash kernels for CUDA (sm80+, half precision) and for the CPU
-    if not is_cuda:
+    # torch has math and flash kernels for the CPU too; efficient and cuDNN only for CUDA
+    if kernel in ("efficient", "cudnn") and not is_cuda:
         return f"torch's {kernel} kernel runs on CUDA GPUs only"
     return ""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from liveavatar.backends.base import Clip, PreparedInputs
 from liveavatar.pipeline.checkpoint import CheckpointLayout
-from liveavatar.pipeline.pipeline import OOM_LADDER, LiveAvatarPipeline, LoadReport, PipelineError
+from liveavatar.pipeline.pipeline import OOM_LADDER, ClipOutput, LiveAvatarPipeline, LoadReport, PipelineError
 from liveavatar.speed import SpeedOptions
 
 if TYPE_CHECKING:
@@ -68,13 +68,16 @@ class LiveAvatarBackend:
                 num_clips=plan.num_clips, steps=s.sample_steps, seed=inputs.seed, fps=plan.fps,
                 online_decode=s.online_decode, cancel=cancel, on_step=on_step, speed=s.speed,
             ):
-                frames = out.frames
-                if out.index == plan.num_clips - 1:
-                    frames = frames[: plan.last_clip_frames]
-                yield Clip(out.index, frames, out.timings)
+                yield plan_clip(plan, out)
         except oom:
             _release_memory()
             raise PipelineError(OOM_LADDER) from None
+
+
+def plan_clip(plan: GenerationPlan, out: ClipOutput) -> Clip:
+    """A pipeline clip as the plan wants it: the last clip trimmed to end with the audio."""
+    frames = out.frames[: plan.last_clip_frames] if out.index == plan.num_clips - 1 else out.frames
+    return Clip(out.index, frames, out.timings)
 
 
 def _release_memory() -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from liveavatar.backends.base import Clip, PreparedInputs
-from liveavatar.backends.liveavatar import LiveAvatarBackend
+from liveavatar.backends.liveavatar import LiveAvatarBackend, plan_clip
 from liveavatar.pipeline.checkpoint import CheckpointLayout, find_checkpoint
 from liveavatar.pipeline.pipeline import LiveAvatarPipeline
 
@@ -50,8 +50,7 @@ class TppBackend(LiveAvatarBackend):
                    seed=inputs.seed, fps=plan.fps)
         with self._job_lock:
             for out in submit_job(self._pipe, job, cancel):
-                frames = out.frames[: plan.last_clip_frames] if out.index == plan.num_clips - 1 else out.frames
-                yield Clip(out.index, frames, out.timings)
+                yield plan_clip(plan, out)
 
 
 def world_size() -> int:

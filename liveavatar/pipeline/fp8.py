@@ -12,6 +12,8 @@ dtype, as their inputs are small and their precision matters more.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -72,7 +74,7 @@ BLOCK_LINEARS = ("self_attn.q", "self_attn.k", "self_attn.v", "self_attn.o",
                  "cross_attn.q", "cross_attn.k", "cross_attn.v", "cross_attn.o", "ffn.0", "ffn.2")
 
 
-def convert_blocks_to_fp8(blocks: nn.ModuleList) -> int:
+def convert_blocks_to_fp8(blocks: Iterable[nn.Module]) -> int:
     """Replace each block's attention projections and FFN linears in place; returns how many.
 
     Run after the LoRA merge (the merge needs the full-precision weight) and on the device the model
@@ -112,7 +114,7 @@ def to_device_with_fp8_blocks(model: nn.Module, device: torch.device | str, dtyp
         if name == "blocks":
             for block in child:
                 block.to(device=device, dtype=dtype)
-                count += convert_blocks_to_fp8(nn.ModuleList([block]))
+                count += convert_blocks_to_fp8([block])
         else:
             child.to(device=device, dtype=dtype)
     return count

@@ -313,7 +313,8 @@ class LiveAvatarPipeline:
 
         ``attention`` pins torch's SDPA kernel for this forward only (torch's choice is process-wide,
         so it is set around the DiT call and not around the whole run, where the VAE also attends)."""
-        with sdpa_kernel(sdpa_backends(attention)):
+        pinned = contextlib.nullcontext() if attention == "auto" else sdpa_kernel(sdpa_backends(attention))
+        with pinned:  # "auto" leaves torch's flags alone: nothing to set on the hot path
             flow = self.transformer.forward_block(
                 x.to(self.dtype), timesteps[step].expand(1).float(), context, block_audio, cache,
                 block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift,
@@ -347,14 +348,16 @@ class LiveAvatarPipeline:
         """
         speed = self.speed if speed is None else speed
         self.check_inputs(reference, audio_16k, frames_per_clip, steps)
-        with self._lock, contextlib.ExitStack() as stack:
-            overlap = speed.overlap_decode and online_decode
-            decoder_pool = stack.enter_context(ThreadPoolExecutor(1, "vae-decode")) if overlap else None
-            yield from self._generate(prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps,
-                                      online_decode, cancel, on_step, speed, decoder_pool)
+        overlap = speed.overlap_decode and online_decode
+        with self._lock, (ThreadPoolExecutor(1, "vae-decode") if overlap else contextlib.nullcontext()) as decoder_pool:
+            yield from self._clips(prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps,
+                                   online_decode, cancel, on_step, speed, decoder_pool)
 
-    def _generate(self, prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps, online_decode,
-                  cancel, on_step, speed: SpeedOptions, decoder_pool: ThreadPoolExecutor | None) -> Iterator[ClipOutput]:
+    def _clips(self, prompt: str, reference: np.ndarray, audio_16k: np.ndarray, frames_per_clip: int,
+               num_clips: int, steps: int, seed: int, fps: int, online_decode: bool,
+               cancel: threading.Event | None, on_step: Callable[[int, int, int, int], None] | None,
+               speed: SpeedOptions, decoder_pool: ThreadPoolExecutor | None) -> Iterator[ClipOutput]:
+        """The body of :meth:`generate`, run under its lock and with its decode thread (if overlapping)."""
         t0 = time.perf_counter()
         context, audio, ref_latents, motion_latents, history = self.prepare_conditioning(
             prompt, reference, audio_16k, frames_per_clip, num_clips, fps, text_on_cpu=speed.text_encoder_on_cpu)
