@@ -25,7 +25,7 @@ def checklist_html(results: list[CheckResult], lang: str = "en") -> str:
     else:
         head = f"<p class='la-verdict la-ok'><b>{html.escape(t('verdict_all_passed', lang))}</b>"
     head += f" — {html.escape(t('verdict_warnings', lang, n=warnings))}.</p>" if warnings else ".</p>"
-    order = {"problem": 0, "warning": 1, "ok": 2}
+    order = {"problem": 0, "warning": 1, "info": 2, "ok": 3}
     rows = []
     for r in sorted((translate_result(r, lang) for r in results), key=lambda r: order[r.level]):
         fix = f"<br><small>➜ {html.escape(r.fix)}</small>" if r.fix else ""

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Level = Literal["ok", "warning", "problem"]
+Level = Literal["ok", "info", "warning", "problem"]
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """One line of the checklist.
 
-    ``problem`` blocks generation (the result would be meaningless); ``warning`` does not.
+    ``problem`` blocks generation (the result would be meaningless); ``warning`` does not; ``info``
+    says what the app will do for the user (convert, downmix, rotate) and asks nothing of them.
     ``value`` is what was measured, ``threshold`` the rule it was held against, and ``fix`` tells
     the user what to do (empty when the check passed).
     """
@@ -38,3 +39,7 @@ def warning(id: str, name: str, value: str, threshold: str, fix: str) -> CheckRe
 
 def problem(id: str, name: str, value: str, threshold: str, fix: str) -> CheckResult:
     return CheckResult(id, name, "problem", value, threshold, fix)
+
+
+def info(id: str, name: str, value: str, threshold: str, fix: str = "") -> CheckResult:
+    return CheckResult(id, name, "info", value, threshold, fix)
