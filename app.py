@@ -26,6 +26,7 @@ from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, presets_within  # noqa: E402
 from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
+from liveavatar.secret import browser_state_secret  # noqa: E402
 from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
@@ -121,7 +122,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     keep_s = int(options.keep_hours * 3600)
     with gr.Blocks(title="Live Avatar Studio", analytics_enabled=False,
                    delete_cache=(max(60, min(3600, keep_s)), max(60, keep_s))) as demo:
-        browser_visitor = gr.BrowserState("", storage_key="liveavatar-visitor")
+        # A fixed key (kept in the output folder), so the stored visitor id still decrypts after a restart.
+        browser_visitor = gr.BrowserState("", storage_key="liveavatar-visitor", secret=browser_state_secret(options.output_dir))
         visitor = gr.State("")
         with gr.Row():
             gr.Markdown("# Live Avatar Studio")

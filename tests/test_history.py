@@ -300,3 +300,52 @@ def test_owns_works_through_a_symlinked_root(tmp_path):
     store = OutputStore(link, ttl_seconds=TTL)
     job = store.new_job(new_visitor_id())
     assert store.owns(job) and store.owns(link / job.relative_to(store.root)) and store.owns(real / job.relative_to(store.root))
+
+
+# --- the browser-state key (history across restarts) ----------------------------------------
+def test_browser_state_secret_is_kept_in_the_output_folder(tmp_path, monkeypatch):
+    from liveavatar.secret import SECRET_ENV, SECRET_FILE, browser_state_secret
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    first = browser_state_secret(tmp_path)
+    assert len(first) == 32 and all(c in "0123456789abcdef" for c in first)
+    key_file = tmp_path / SECRET_FILE
+    assert key_file.read_text().strip() == first
+    assert key_file.stat().st_mode & 0o777 == 0o600  # readable by the server's user only
+    assert browser_state_secret(tmp_path) == first  # the next launch reads the same key back
+    assert browser_state_secret(tmp_path / "elsewhere") != first  # another server folder, another key
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_browser_state_secret_env_override_and_broken_file(tmp_path, monkeypatch):
+    from liveavatar.secret import SECRET_ENV, SECRET_FILE, browser_state_secret
+
+    monkeypatch.setenv(SECRET_ENV, "operator-chosen-key")
+    assert browser_state_secret(tmp_path) == "operator-chosen-key"
+    assert not (tmp_path / SECRET_FILE).exists()  # the override writes nothing
+    monkeypatch.delenv(SECRET_ENV)
+    (tmp_path / SECRET_FILE).write_text("")  # e.g. a disk that filled up mid-write
+    fresh = browser_state_secret(tmp_path)
+    assert fresh and browser_state_secret(tmp_path) == fresh
+
+
+def test_app_gives_the_browser_state_the_persisted_key(tmp_path, monkeypatch):
+    """Two builds of the app on one output folder (a restart) hand the page the same key."""
+    import gradio as gr
+
+    from liveavatar.secret import SECRET_ENV
+    from liveavatar.testing.server import ROOT
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    monkeypatch.syspath_prepend(str(ROOT))
+    import app
+    from liveavatar.backends import choose_backend
+    from liveavatar.ui.handlers import ServiceOptions
+
+    def key() -> str:
+        demo = app.build_app(choose_backend(None, force_preview=True), ServiceOptions(output_dir=tmp_path))
+        states = [b for b in demo.blocks.values() if isinstance(b, gr.BrowserState)]
+        assert len(states) == 1
+        return states[0].secret
+
+    assert key() == key()
