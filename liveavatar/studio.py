@@ -27,8 +27,8 @@ from liveavatar.checks.result import CheckResult, problem
 from liveavatar.faces import Face, detect_faces
 from liveavatar.media.audio import AudioLoadError, LoadedAudio, load_audio, to_mono_16k
 from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
-from liveavatar.media.label import AI_METADATA, stamp_label
-from liveavatar.media.video import VideoWriter, write_mp4
+from liveavatar.media.label import stamp_label
+from liveavatar.media.video import VideoWriter, provenance_metadata, write_mp4
 from liveavatar.memory import release_free_memory
 from liveavatar.plan import GenerationPlan, make_plan
 from liveavatar.prepare import AUDIO_RATE, prepare_inputs
@@ -382,6 +382,9 @@ def generate_stream(
     # taken each one before asking for the next item); they go when the job ends, however it ends.
     clip_paths: list[Path] = []
     writer = VideoWriter(str(path), plan.width, plan.height, plan.fps)
+    # Names the backend that made it, on the full video and each clip; kept even without the visible mark.
+    backend = choice.backend
+    metadata = provenance_metadata(backend.name, backend.label, backend.is_preview)
     try:
         try:
             for clip in choice.backend.generate(plan, inputs, cancel, on_step=on_step):
@@ -397,7 +400,7 @@ def generate_stream(
                     audio = inputs.audio_16k[int(round(start * samples_per_frame)) : int(round(frames * samples_per_frame))]
                     clip_path = str(out / f"clip-{clips:04d}.mp4")
                     clip_paths.append(Path(clip_path))
-                    write_mp4(clip_path, [pixels], plan.width, plan.height, plan.fps, audio_16k=audio)
+                    write_mp4(clip_path, [pixels], plan.width, plan.height, plan.fps, audio_16k=audio, metadata=metadata)
                 yield JobUpdate(clips, plan.num_clips, clip_path, elapsed, _eta(elapsed, clips, plan.num_clips))
         except Exception as exc:  # keep what was finished; report the failure with the result
             if frames == 0:
@@ -407,7 +410,7 @@ def generate_stream(
         if frames == 0:
             raise RuntimeError("Generation was stopped before the first clip finished; nothing to save.")
         audio = inputs.audio_16k[: int(round(frames * samples_per_frame))]
-        writer.close(audio_16k=audio, sample_rate=AUDIO_RATE, metadata=AI_METADATA if ai_label else None)
+        writer.close(audio_16k=audio, sample_rate=AUDIO_RATE, metadata=metadata)
     except BaseException:  # failed, stopped before the first clip, or closed by the consumer
         writer.abort()
         raise

@@ -311,12 +311,32 @@ def write_mp4(
     height: int,
     fps: float,
     audio_16k: np.ndarray | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> str:
-    """Write clips (frame arrays, or anything with a ``.frames`` array such as a backend ``Clip``)."""
+    """Write clips (frame arrays, or anything with a ``.frames`` array such as a backend ``Clip``);
+    ``metadata`` as in :meth:`VideoWriter.close`."""
     with VideoWriter(path, width, height, fps) as writer:
         for clip in clips:
             writer.append(getattr(clip, "frames", clip))
-        return writer.close(audio_16k)
+        return writer.close(audio_16k, metadata=metadata)
+
+
+def provenance_metadata(backend_name: str, backend_label: str, is_preview: bool) -> dict[str, str]:
+    """The MP4 tags that say a video is AI-made and by which backend (``comment`` and
+    ``description``: the standard MP4 keys every player and ``ffprobe`` shows; ffmpeg's mov muxer
+    drops unknown keys and overwrites ``encoder``).
+
+    A preview is named as the CPU stand-in it is, never as the model.
+    """
+    if is_preview:
+        made_by = f"the {backend_name} backend (CPU stand-in animation, not the Live Avatar model)"
+    else:
+        made_by = f"the {backend_name} backend: {backend_label}"
+    return {
+        "comment": f"AI-generated with Live Avatar Studio by {made_by}",
+        "description": f"AI-generated video. Backend: {backend_name}"
+        + (" (preview, not the model)" if is_preview else f" ({backend_label})"),
+    }
 
 
 # --- probing ---------------------------------------------------------------------------------

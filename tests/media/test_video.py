@@ -157,3 +157,56 @@ def test_probe_rejects_non_video(tmp_path):
         probe_video(junk)
     with pytest.raises(FileNotFoundError):
         probe_video(tmp_path / "missing.mp4")
+
+
+# --- provenance: the MP4 names the backend that made it ----------------------------------------
+def read_metadata(path) -> dict[str, str]:
+    """The container's tags, read back with the bundled ffmpeg (``-f ffmetadata``)."""
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+                          "-f", "ffmetadata", "-"], capture_output=True, text=True, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line and not line.startswith(";"))
+
+
+def test_provenance_metadata_names_preview_and_model(tmp_path):
+    from liveavatar.media.video import provenance_metadata
+
+    preview = write_mp4(tmp_path / "p.mp4", [gradient_frames(3, 64, 64)], 64, 64, 25, audio_16k=tone(0.12),
+                        metadata=provenance_metadata("preview", "CPU preview (not the model)", True))
+    tags = read_metadata(preview)
+    assert "AI-generated" in tags["comment"] and "preview" in tags["comment"]
+    assert "not the Live Avatar model" in tags["comment"] and "preview, not the model" in tags["description"]
+    model = write_mp4(tmp_path / "m.mp4", [gradient_frames(3, 64, 64)], 64, 64, 25,
+                      metadata=provenance_metadata("liveavatar", "Live Avatar model (Wan2.2-S2V-14B + Live Avatar LoRA)", False))
+    tags = read_metadata(model)
+    assert "Live Avatar model (Wan2.2-S2V-14B" in tags["comment"] and "liveavatar" in tags["description"]
+    assert "preview" not in tags["comment"] + tags["description"]
+
+
+@pytest.mark.parametrize("ai_label", [True, False])
+def test_generated_videos_and_their_clips_name_the_preview_backend(tmp_path, ai_label):
+    """Through the studio's generate stream with the real preview backend: the full video and each
+    streamed clip carry the tag, also when the visible mark is turned off (--no_ai_label)."""
+    import json
+    from pathlib import Path
+
+    from liveavatar.backends import BackendChoice, PreviewBackend
+    from liveavatar.examples import load_examples
+    from liveavatar.presets import resolve_settings
+    from liveavatar.studio import GenerationResult, InputCache, JobUpdate, generate_stream
+
+    good = next(e for e in load_examples(Path(__file__).resolve().parents[2] / "examples") if e.expect == "ok")
+    settings = resolve_settings("custom", json.dumps({"size": "384*256", "num_clip": 2, "sample_steps": 3,
+                                                      "infer_frames": 12, "seed": 1}))
+    clip_tags, result = [], None
+    for item in generate_stream(InputCache().inspect(good.prompt, good.image, good.audio), settings,
+                                BackendChoice(PreviewBackend(), "test"), tmp_path, ai_label=ai_label):
+        if isinstance(item, JobUpdate):
+            clip_tags.append(read_metadata(item.clip_video))  # per-clip files exist while the job runs
+        else:
+            assert isinstance(item, GenerationResult)
+            result = item
+    assert result is not None and len(clip_tags) == 2
+    for tags in [read_metadata(result.video_path), *clip_tags]:
+        assert "AI-generated" in tags["comment"]
+        assert "preview" in tags["comment"] and "not the Live Avatar model" in tags["comment"]
+        assert "Backend: preview" in tags["description"]
