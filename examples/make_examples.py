@@ -225,8 +225,8 @@ EXAMPLES = [
             note="3 s of digital silence: nothing to drive the mouth."),
     example("Too short", "portrait.png", "too_short.wav", "audio.duration", note="0.6 s of speech."),
     example("Quiet, noisy, 8 kHz", "portrait.png", "quiet_noisy_8k.wav", "audio.sample_rate",
-            also=["audio.loudness", "audio.noise"],
-            note="Speech at -30 dBFS under hiss at -25 dBFS, at 8 kHz."),
+            also=["audio.noise"],
+            note="Speech at -30 dBFS under hiss at -25 dBFS (speech below the noise), at 8 kHz."),
     example("Long pause", "portrait.png", "long_pause.wav", "audio.silence", note="Speech, 3 s of silence, speech."),
 ]
 

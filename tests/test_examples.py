@@ -92,6 +92,7 @@ def test_the_checklist_flags_what_the_example_claims(entry):
         *check_prompt(entry["prompt"]),
         *check_consistency(entry["prompt"], face_count=len(faces), audio=stats),
     ]
-    fired = {r.id for r in results if r.level != "ok"}
+    # "info" lines only say what the app converted for the user; they are not verdicts
+    fired = {r.id for r in results if r.level in ("warning", "problem")}
     expected = set() if entry["expect"] == "ok" else {entry["expect"], *entry.get("also", [])}
     assert fired == expected

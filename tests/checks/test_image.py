@@ -84,20 +84,21 @@ def test_results_are_complete_sentences_when_not_ok(astronaut: np.ndarray) -> No
 # --- format ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fmt", "level"), [("JPEG", "ok"), ("PNG", "ok"), ("MPO", "ok"), ("WEBP", "warning"), ("BMP", "warning")])
+# other formats are converted for the user: information, not a warning (calibration, issue 11)
+@pytest.mark.parametrize(("fmt", "level"), [("JPEG", "ok"), ("PNG", "ok"), ("MPO", "ok"), ("WEBP", "info"), ("BMP", "info")])
 def test_format(fmt: str, level: str) -> None:
     result = _by_id(check_image(_loaded(np.zeros((8, 8, 3), np.uint8), fmt=fmt), []))["image.format"]
     assert result.level == level
-    if level == "warning":
+    if level == "info":
         assert f"converted from {fmt} to PNG" in result.value
     assert "JPG or PNG" in result.threshold
 
 
-def test_webp_file_gives_conversion_warning(tmp_path: Path, astronaut: np.ndarray) -> None:
+def test_webp_file_gives_conversion_note(tmp_path: Path, astronaut: np.ndarray) -> None:
     Image.fromarray(astronaut).save(tmp_path / "a.webp", quality=90)
     image = load_image(tmp_path / "a.webp")
     result = _by_id(check_image(image, detect_faces(image.rgb)))
-    assert result["image.format"].level == "warning"
+    assert result["image.format"].level == "info"
     assert "converted from WEBP to PNG for the model" in result["image.format"].value
     assert result["image.faces"].level == "ok"
 
@@ -110,12 +111,17 @@ def test_16_bit_is_mentioned() -> None:
 # --- resolution --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("w", "h", "level"), [(512, 512, "ok"), (511, 512, "warning"), (512, 511, "warning"), (2000, 512, "ok")])
+# the rule is the short side of the model's output (384 px), not the guide's 512 (issue 11)
+@pytest.mark.parametrize(
+    ("w", "h", "level"),
+    [(384, 384, "ok"), (383, 512, "warning"), (512, 383, "warning"), (720, 400, "ok"), (400, 720, "ok"),
+     (2000, 512, "ok"), (256, 256, "warning")],
+)
 def test_resolution_edges(w: int, h: int, level: str) -> None:
     result = _by_id(check_image(_loaded(np.zeros((h, w, 3), np.uint8)), []))["image.resolution"]
     assert result.level == level
     assert f"{w} × {h}" in result.value
-    assert str(rules.MIN_SIDE_PX) in result.threshold
+    assert str(rules.MIN_SHORT_SIDE_PX) in result.threshold and str(rules.MIN_SIDE_PX) in result.threshold
     if level == "warning":
         assert "Real-ESRGAN" in result.fix and "crop" in result.fix
 
@@ -141,12 +147,14 @@ def test_two_astronauts_is_a_problem(astronaut: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("kind", ["grey", "cat"])
-def test_no_face_is_a_problem(kind: str) -> None:
+def test_no_face_is_a_warning_not_a_block(kind: str) -> None:
+    """The model animates cartoon characters a face detector misses: generate anyway (issue 11)."""
     rgb = np.full((600, 600, 3), 128, np.uint8) if kind == "grey" else data.chelsea()
     result = _check(rgb)
-    assert result["image.faces"].level == "problem"
+    assert result["image.faces"].level == "warning"
     assert result["image.faces"].value == "0 faces"
-    assert "No face found" in result["image.faces"].fix and "one face is clearly visible" in result["image.faces"].fix
+    fix = result["image.faces"].fix
+    assert "No human face was found" in fix and "generate anyway" in fix and "single face is clearly visible" in fix
     assert "whole image" in result["image.exposure"].value
 
 
@@ -202,11 +210,12 @@ def test_face_centre_edges() -> None:
     assert centred_at(500, 500 + below + 2) == "warning"
 
 
-@pytest.mark.parametrize(("yaw", "level"), [(0.0, "ok"), (-30.0, "ok"), (30.0, "ok"), (30.5, "warning"), (-45.0, "warning")])
+# 50°: upstream's 3/4-turned music producer (43°) is animated well (issue 11)
+@pytest.mark.parametrize(("yaw", "level"), [(0.0, "ok"), (-43.0, "ok"), (50.0, "ok"), (50.5, "warning"), (-70.0, "warning")])
 def test_pose_edges(yaw: float, level: str) -> None:
     result = _single_face_results(_face((400, 300, 600, 500), yaw=yaw))["image.pose"]
     assert result.level == level
-    assert "30°" in result.threshold
+    assert "50°" in result.threshold
     if level == "warning":
         assert "frontal or slightly turned" in result.fix
 
@@ -302,8 +311,10 @@ def test_heavily_blurred_face_reports_blur_not_missing_face(astronaut: np.ndarra
 
 def test_blur_is_reported_even_without_a_face(astronaut: np.ndarray) -> None:
     result = _check(cv2.GaussianBlur(astronaut, (0, 0), 10))
-    assert result["image.faces"].level == "problem"
-    assert result["image.sharpness"].level == "warning" and "whole image" in result["image.sharpness"].value
+    assert result["image.faces"].level == "warning"
+    sharpness = result["image.sharpness"]
+    assert sharpness.level == "warning" and "whole image" in sharpness.value
+    assert "The picture is blurred" in sharpness.fix and "face" not in sharpness.fix.lower()
     assert _check(data.chelsea())["image.sharpness"].level == "ok"
 
 
@@ -323,9 +334,9 @@ def test_orientation_and_alpha() -> None:
     plain = _by_id(check_image(_loaded(rgb), []))
     assert plain["image.orientation"].level == "ok" and plain["image.alpha"].level == "ok"
     turned = _by_id(check_image(_loaded(rgb, orientation=6, alpha=True), []))
-    assert turned["image.orientation"].level == "warning"
+    assert turned["image.orientation"].level == "info"
     assert "rotated 90° clockwise" in turned["image.orientation"].value
-    assert turned["image.alpha"].level == "warning"
+    assert turned["image.alpha"].level == "info"
     assert "transparent background flattened onto white" in turned["image.alpha"].value
 
 
@@ -336,7 +347,7 @@ def test_exif_rotated_file_end_to_end(tmp_path: Path, astronaut: np.ndarray) -> 
     Image.fromarray(np.ascontiguousarray(stored)).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=92)
     image = load_image(tmp_path / "phone.jpg")
     result = _by_id(check_image(image, detect_faces(image.rgb)))
-    assert result["image.orientation"].level == "warning"
+    assert result["image.orientation"].level == "info"
     assert result["image.faces"].level == "ok" and result["image.pose"].level == "ok"
 
 
@@ -385,5 +396,5 @@ def test_random_small_arrays_never_raise(rgb: np.ndarray) -> None:
     faces = detect_faces(rgb)
     results = check_image(_loaded(rgb), faces)
     assert results[0].id == "image.format" and results[-1].id == "image.alpha"
-    assert all(r.level in ("ok", "warning", "problem") for r in results)
+    assert all(r.level in ("ok", "info", "warning", "problem") for r in results)
     assert not any("error" in r.value for r in results)

@@ -33,15 +33,15 @@ def test_bad_example_gets_length_and_elements_warnings() -> None:
     assert r["prompt.vague_words"].level == "ok" and r["prompt.contradictions"].level == "ok"
 
 
-def test_good_example_covers_everything_but_is_short() -> None:
-    """The guide's good example is verbatim and covers all four elements, but it has 43 words,
-    below the guide's own 100-word minimum, so the length rule (correctly) flags it."""
+def test_good_example_covers_everything_and_passes() -> None:
+    """The guide's good example is verbatim and covers all four elements in 43 words; the guide's
+    100-word figure is advice, so it passes (calibration, issue 11)."""
     assert GOOD_PROMPT_EXAMPLE.startswith("A young woman with long black hair")
     r = by_id(GOOD_PROMPT_EXAMPLE)
     assert r["prompt.vague_words"].level == "ok"
     assert r["prompt.contradictions"].level == "ok"
     assert r["prompt.elements"].level == "ok"
-    assert r["prompt.length"].value == "43 words"
+    assert r["prompt.length"].value == "43 words" and r["prompt.length"].level == "ok"
 
 
 @pytest.mark.parametrize("name", sorted(PROMPT_TEMPLATES))
@@ -58,7 +58,9 @@ def test_there_are_enough_templates() -> None:
     assert any("Blizzard" in t for t in PROMPT_TEMPLATES.values())
 
 
-@pytest.mark.parametrize(("n", "expected"), [(0, "warning"), (99, "warning"), (100, "ok"), (200, "ok"), (201, "warning")])
+@pytest.mark.parametrize(
+    ("n", "expected"), [(0, "warning"), (29, "warning"), (30, "ok"), (44, "ok"), (99, "ok"), (100, "ok"), (200, "ok"), (201, "warning")]
+)
 def test_length_edges(n: int, expected: str) -> None:
     filler = " ".join(["word"] * n)
     assert by_id(filler)["prompt.length"].level == expected

@@ -24,7 +24,7 @@ from liveavatar.checks.prompt import check_hidden_characters, hidden_characters
 from liveavatar.checks.result import CheckResult
 from liveavatar.media.audio import AudioLoadError, describe_duration, load_audio
 from liveavatar.media.image import ImageLoadError, LoadedImage, load_image
-from liveavatar.report import checklist_html
+from liveavatar.report import checklist_html, checklist_table_html
 from liveavatar.studio import InputCache, Limits
 from liveavatar.testing.synth import speech_like
 from liveavatar.studio import input_notes
@@ -122,7 +122,9 @@ class _Insp:
        prompt=st.text(max_size=50))
 def test_input_notes_never_raise(frames, mode, fmt, prompt) -> None:
     for r in input_notes(_Insp(_image(frames, mode, fmt), prompt)):
-        assert r.level == "warning" and r.fix
+        # decoding notes say what was converted for the user: information (issue 11); hidden
+        # characters in the prompt ask the user to retype it: a warning
+        assert r.level == ("warning" if r.id == "prompt.characters" else "info") and r.fix
 
 
 def test_input_notes_edges() -> None:
@@ -136,7 +138,7 @@ def test_input_notes_edges() -> None:
 
 
 # --- the rendered checklist never carries markup from input -----------------------------------------
-_OUR_TAGS = re.compile(r"</?(p|b|br|small|span|table|thead|tbody|tr|th|td)( (class|data-check)='[^'<>]*')*>")
+_OUR_TAGS = re.compile(r"</?(p|b|br|small|span|table|thead|tbody|tr|th|td|ul|li)( (class|data-check)='[^'<>]*')*>")
 
 
 @FAST
@@ -144,9 +146,13 @@ _OUR_TAGS = re.compile(r"</?(p|b|br|small|span|table|thead|tbody|tr|th|td)( (cla
        level=st.sampled_from(["ok", "warning", "problem"]), lang=st.sampled_from(["en", "zh"]))
 def test_checklist_html_escapes_whatever_it_is_given(text: str, level: str, lang: str) -> None:
     r = CheckResult("image.file", text, level, text, text, text if level != "ok" else "")
-    page = checklist_html([r], lang)
-    assert "<" not in _OUR_TAGS.sub("", page)
-    assert html.escape(text) in page
+    page = checklist_html([r], lang)          # the first layer: verdict and what needs doing
+    table = checklist_table_html([r], lang)   # the engineers' layer: every value and rule
+    for rendered in (page, table):
+        assert "<" not in _OUR_TAGS.sub("", rendered)
+    assert html.escape(text) in table
+    if level != "ok" and lang == "en":
+        assert html.escape(text) in page  # the name (a file name, say) of what needs doing
 
 
 # --- limits, exactly at their edges -----------------------------------------------------------------
