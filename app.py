@@ -23,13 +23,14 @@ from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend  # noqa:
 from liveavatar.prompt_builder import TEMPLATES as BUILDER_TEMPLATES  # noqa: E402
 from liveavatar.prompt_builder import PromptParts, compose  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
-from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_zero_gpu, presets_within  # noqa: E402
+from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_hosted_space, on_zero_gpu, presets_within  # noqa: E402
 from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
 from liveavatar.secret import browser_state_secret  # noqa: E402
 from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
+from liveavatar.warmup import start_warm_up  # noqa: E402
 from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, limits_text, result_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -132,12 +133,19 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         banner = gr.Markdown(f"**Running:** {choice.backend.label}. {choice.reason}", elem_id="backend-banner")
         if choice.backend.is_preview:
             with gr.Accordion(L("Model weights (about 50 GB; needs internet and a GPU with 80 GB)"), open=False):
-                gr.Markdown(
-                    "The real model needs Wan2.2-S2V-14B and the Live Avatar LoRA on disk. Point the app at them with "
-                    f"`--ckpt_dir` or `{CKPT_ENV}`, or download them here (sizes are shown before anything is fetched)."
-                )
-                download_btn = gr.Button(L("Download the model weights"), size="sm")
-            download_btn.click(studio.download_weights, None, banner, api_name="download_weights", concurrency_limit=1)
+                if options.allow_download:
+                    gr.Markdown(I18N("weights_help"))
+                    download_btn = gr.Button(L("Download the model weights"), size="sm")
+                    download_msg = gr.Markdown(elem_id="download-status")
+                    confirm_btn = gr.Button(visible=False, variant="primary", size="sm", elem_id="download-confirm")
+                else:  # a hosted Space: no stranger starts a 50 GB download (--allow_download turns it on)
+                    gr.Markdown(I18N("weights_help_no_download"))
+            if options.allow_download:
+                # Two steps, neither in the API: the sizes first (nothing fetched), then the confirm starts it.
+                download_btn.click(studio.download_offer, lang, [download_msg, confirm_btn], api_visibility="private",
+                                   concurrency_limit=1, concurrency_id="download")
+                confirm_btn.click(studio.download_weights, lang, [banner, download_msg, confirm_btn], api_visibility="private",
+                                  concurrency_limit=1, concurrency_id="download")
         with gr.Row():
             with gr.Column(scale=5):
                 prompt = gr.Textbox(label=L("Prompt"), lines=6, max_lines=14, placeholder=L("Character, action, environment, style — 100–200 words."))
@@ -277,12 +285,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep_hours", type=float, default=_env_float("LIVEAVATAR_KEEP_HOURS", 24), help="how long uploads and results are kept")
     parser.add_argument("--tpp", action="store_true", help="under torchrun: rank 0 serves the app and decodes, the other ranks denoise (pipeline parallel)")
     parser.add_argument("--no_ai_label", action="store_true", help="do not burn the 'AI-generated' mark into videos (self-hosting)")
+    parser.add_argument("--allow_download", action="store_true",
+                        help="offer the model-weights download on the page also on a hosted Space (off there by default)")
     args = parser.parse_args(argv)
     options = ServiceOptions(
         output_dir=Path(args.output_dir or Path(tempfile.gettempdir()) / "liveavatar-studio"),
         keep_hours=args.keep_hours, ai_label=not args.no_ai_label,
         limits=Limits(max_audio_seconds=args.max_audio_seconds), ckpt_dir=args.ckpt_dir, device=args.device,
         max_upload_bytes=int(args.max_upload_mb * 1_000_000),
+        allow_download=args.allow_download or not on_hosted_space(),
     )
     # On ZeroGPU the GPU exists only inside the decorated call, so CUDA is not visible at start-up.
     device = args.device or ("cuda" if on_zero_gpu() else None)
@@ -293,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=device)
     demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
+    start_warm_up()  # librosa's first import compiles for ~13 s after an install: done here, not in a visitor's request
     try:
         _launch(demo, args, options)
     finally:

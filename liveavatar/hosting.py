@@ -24,6 +24,16 @@ def on_zero_gpu() -> bool:
     return os.environ.get(ZERO_GPU_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+SPACE_ENV = "SPACE_ID"
+
+
+def on_hosted_space() -> bool:
+    """True on a Hugging Face Space (the runtime sets ``SPACE_ID``, e.g. ``user/app``): a public app
+    where any visitor could otherwise start a 50 GB download, so the app does not offer it there
+    unless the operator passes ``--allow_download``."""
+    return bool(os.environ.get(SPACE_ENV, "").strip())
+
+
 def gpu_function(fn: F, seconds: int = ZERO_GPU_SECONDS) -> F:
     """``spaces.GPU(duration=seconds)(fn)`` on ZeroGPU; ``fn`` unchanged anywhere else."""
     if not on_zero_gpu():

@@ -19,6 +19,7 @@ How this meets Gradio 6.x i18n (verified on gradio 6.31 in headless Chromium):
 from __future__ import annotations
 
 from liveavatar.i18n.checks import CHECKS_ZH, check_name, translate_result  # noqa: F401 - re-exported
+from liveavatar.i18n.service import SERVICE_UI
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -279,6 +280,9 @@ AUTO_LOCALE_JS = """
 """
 """``launch(js=AUTO_LOCALE_JS)``: honours ``?lang=zh`` / ``?lang=en`` and shows Chinese for ``zh``, ``zh-HK``,
 ``zh-SG`` … browsers, which Gradio alone would show in English."""
+
+
+UI.update(SERVICE_UI)  # the download's and hosting's texts (i18n/service.py)
 
 
 # ------------------------------------------------------------------------------------------------

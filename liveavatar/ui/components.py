@@ -23,6 +23,8 @@ from typing import Any
 import gradio as gr
 from gradio import image_utils
 
+from liveavatar.ui.errors import UserError
+
 
 def _uploaded_path(payload: Any, cache_dir: str, fmt: str) -> str | None:
     if payload is None:
@@ -32,7 +34,7 @@ def _uploaded_path(payload: Any, cache_dir: str, fmt: str) -> str | None:
         return image_utils.decode_base64_to_file(url, cache_dir, fmt)
     path = getattr(payload, "path", None)
     if not path:
-        raise gr.Error("The upload did not arrive. Please upload the file again.")
+        raise UserError("The upload did not arrive. Please upload the file again.")
     return str(path)
 
 

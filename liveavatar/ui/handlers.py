@@ -22,7 +22,7 @@ from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
 from liveavatar.fixes.image import crop_to_face, draw_face_overlay
 from liveavatar.history import HistoryEntry, OutputStore, new_visitor_id
-from liveavatar.i18n import pick_language
+from liveavatar.i18n import pick_language, t
 from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download
 from liveavatar.pipeline.pipeline import PipelineError
 from liveavatar.prepare import crop_box_in_source
@@ -34,6 +34,7 @@ from liveavatar.memory import limit_malloc_arenas
 from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
+from liveavatar.ui.errors import UserError, bug_error
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class ServiceOptions:
     device: str | None = None
     max_upload_bytes: int = 50_000_000
     """Largest single upload; Gradio refuses a bigger file before storing it (``launch(max_file_size=...)``)."""
+    allow_download: bool = True
+    """Offer the model-weights download on the page (off on a hosted Space unless ``--allow_download``)."""
 
 
 def limits_text(options: ServiceOptions) -> str:
@@ -114,7 +117,7 @@ class Studio:
         try:
             _, report = self._report(prompt, image, audio, preset, None)
         except SettingsError as exc:
-            raise gr.Error(str(exc)) from None
+            raise UserError(str(exc)) from None
         return report.to_list()
 
     def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None,
@@ -200,13 +203,13 @@ class Studio:
             kept = True
             yield entry.video, info
         except (SettingsError, InputProblemError, CheckpointError, PipelineError) as exc:
-            raise gr.Error(str(exc), duration=None) from None
+            raise UserError(str(exc), duration=None) from None
         except MemoryError:
-            raise gr.Error("Out of memory. Try the quick preset or a smaller size.", duration=None) from None
+            raise UserError("Out of memory. Try the quick preset or a smaller size.", duration=None) from None
         except gr.Error:
             raise
         except Exception as exc:  # the UI must never show a traceback
-            raise gr.Error(f"Generation failed: {type(exc).__name__}: {exc}", duration=None) from None
+            raise bug_error(exc, f"Generation failed: {type(exc).__name__}: {exc}") from None
         finally:
             # However the job ended (done, failed, stopped, or the client went away mid-stream), its
             # temporaries go now: closing the stream aborts an unfinished video and removes the
@@ -253,7 +256,7 @@ class Studio:
         """Put a past result's inputs back (custom preset, same seed) so one change can be re-run."""
         e = self.store.get(visitor, entry_id) if visitor and entry_id else None
         if e is None:
-            raise gr.Error("Pick a result in your history first.")
+            raise UserError("Pick a result in your history first.")
         s = dict(e.settings)
         speed = dict(s.get("speed") or {})
         return (e.prompt, e.image or None, e.audio or None, "custom", s.get("size"), s.get("num_clip") or 0,
@@ -267,20 +270,20 @@ class Studio:
     # --- one-click fixes ----------------------------------------------------------------------
     def fix_crop(self, image: str | None, preset: str, advanced: str | None):
         if not image:
-            raise gr.Error("Upload a portrait first.")
+            raise UserError("Upload a portrait first.")
         insp, report = self._report("", image, None, preset, advanced)
         if insp.image is None or insp.face is None:
-            raise gr.Error("Cropping needs exactly one detected face; see the checklist.")
+            raise UserError("Cropping needs exactly one detected face; see the checklist.")
         path, message = crop_to_face(insp.image, insp.face, self._fix_dir(), aspect=report.plan.width / report.plan.height)
         gr.Info(message)
         return path, message
 
     def fix_audio(self, which: str, audio: str | None):
         if not audio:
-            raise gr.Error("Upload or record the speech first.")
+            raise UserError("Upload or record the speech first.")
         insp = self.cache.inspect("", None, audio)
         if insp.audio is None:
-            raise gr.Error(insp.file_results[-1].fix if insp.file_results else "The audio could not be read.")
+            raise UserError(insp.file_results[-1].fix if insp.file_results else "The audio could not be read.")
         fn = {"denoise": denoise, "loudness": normalise_loudness, "convert": convert_to_16k_mono}[which]
         path, message = fn(insp.audio, self._fix_dir())
         gr.Info(message)
@@ -308,21 +311,116 @@ class Studio:
         return Path(tempfile.mkdtemp(prefix="fix-", dir=root))
 
     # --- model weights ----------------------------------------------------------------------
-    def download_weights(self, progress: gr.Progress = gr.Progress()) -> str:
-        """Only runs when the user presses the button; offline it fails at once with the reason."""
-        target = Path(self.options.ckpt_dir or os.environ.get(CKPT_ENV, "ckpt"))
+    # Two steps, neither in the public API: the first asks the Hub for the sizes (nothing is
+    # fetched) and shows a confirm button labelled with the size; only that button downloads.
+    def weights_target(self) -> Path:
+        return Path(self.options.ckpt_dir or os.environ.get(CKPT_ENV, "ckpt"))
+
+    def download_offer(self, lang: str = "en"):
+        """Step one: what would be downloaded, how big, where, and the space free there.
+
+        Returns (message, confirm button update). Offline it answers within ``DOWNLOAD_ASK_SECONDS``.
+        """
+        if not self.options.allow_download:
+            raise UserError(t("download_off", lang))
+        target = self.weights_target()
         try:
-            plan = plan_download(timeout=10)
-            gr.Info(f"Downloading {plan.describe()} to {target}")
+            plan = plan_download_within(DOWNLOAD_ASK_SECONDS)
+        except DownloadError as exc:
+            return download_failure(exc, lang), gr.update(visible=False)
+        free = free_bytes(target)
+        parts = "; ".join(f"{repo}: {fmt_gb(size)}" for repo, size in _bytes_per_repo(plan.files).items())
+        if free is not None and plan.total_bytes > free:
+            return (t("download_no_space", lang, need=fmt_gb(plan.total_bytes), target=target, free=fmt_gb(free)),
+                    gr.update(visible=False))
+        button = t("download_confirm", lang, size=fmt_gb(plan.total_bytes))
+        text = t("download_offer", lang, files=len(plan.files), total=fmt_gb(plan.total_bytes), parts=parts,
+                 target=target, free=fmt_gb(free) if free is not None else "?", button=button)
+        return text, gr.update(value=button, visible=True)
 
-            def report(message: str, done: int, total: int) -> None:
-                progress((done, total) if total else None, desc=message)
+    def download_weights(self, lang: str = "en", progress: gr.Progress = gr.Progress()):
+        """Step two (the confirm button): download, verify, and switch this app to the model.
 
-            download_checkpoint(target, report, timeout=10)
-        except (DownloadError, CheckpointError) as exc:
-            raise gr.Error(str(exc), duration=None) from None
+        Returns (banner, message, confirm button update).
+        """
+        if not self.options.allow_download:
+            raise UserError(t("download_off", lang))
+        target = self.weights_target()
+
+        def report(message: str, done: int, total: int) -> None:
+            progress((done, total) if total else None,
+                     desc=t("download_progress", lang, done=fmt_gb(done), total=fmt_gb(total)) if total else message)
+
+        try:
+            download_checkpoint(target, report, timeout=DOWNLOAD_ASK_SECONDS)
+        except DownloadError as exc:
+            return gr.update(), download_failure(exc, lang), gr.update(visible=False)
+        except CheckpointError as exc:
+            return gr.update(), t("download_failed", lang, reason=exc), gr.update(visible=False)
         self.choice = choose_backend(target, device=self.options.device)
-        return f"Downloaded to {target}. **Now running:** {self.choice.backend.label}. {self.choice.reason}"
+        done = f"{t('downloaded_to', lang)} `{target}`."
+        return (f"{done} **{t('now_running', lang)}** {self.choice.backend.label}.", done, gr.update(visible=False))
+
+
+DOWNLOAD_ASK_SECONDS = 8.0
+"""The longest the first step waits for the Hub before saying it cannot be reached."""
+
+
+def plan_download_within(seconds: float):
+    """``plan_download`` that answers within ``seconds`` whatever the network does (a DNS lookup
+    that hangs included): the query runs on a daemon thread, and a late answer is dropped."""
+    box: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            box["plan"] = plan_download(timeout=seconds)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=ask, name="liveavatar-download-plan", daemon=True)
+    worker.start()
+    worker.join(seconds + 1)
+    if "plan" in box:
+        return box["plan"]
+    error = box.get("error")
+    if isinstance(error, DownloadError):
+        raise error
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    reason = "no answer" if error is None else f"{type(error).__name__}: {error}"
+    raise DownloadError(f"Download failed: cannot reach the Hugging Face Hub at {endpoint} ({reason} "
+                        f"within {seconds:g} s).")
+
+
+def download_failure(exc: DownloadError, lang: str) -> str:
+    """A download error in the visitor's language (the usual two have their own sentences)."""
+    text = str(exc)
+    if "HF_HUB_OFFLINE" in text:
+        return t("download_hub_offline", lang)
+    if "cannot reach the Hugging Face Hub" in text:
+        return t("download_offline", lang, endpoint=os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return t("download_failed", lang, reason=text)
+
+
+def free_bytes(target: Path) -> int | None:
+    """Free space where ``target`` is (or would be created); None if it cannot be told."""
+    for folder in (target, *target.absolute().parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def fmt_gb(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.0f} MB"
+
+
+def _bytes_per_repo(files: list[tuple[str, str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for repo, _, size in files:
+        totals[repo] = totals.get(repo, 0) + size
+    return totals
 
 
 def _with_seed(settings, seed: int):
@@ -331,7 +429,7 @@ def _with_seed(settings, seed: int):
 
 def consent_gate(consent: bool) -> None:
     if not consent:
-        raise gr.Error("Please confirm you have the right to use this face and this voice (the box above Generate).")
+        raise UserError("Please confirm you have the right to use this face and this voice (the box above Generate).")
 
 
 def result_summary(info: dict[str, Any] | None) -> str:

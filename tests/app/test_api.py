@@ -139,11 +139,9 @@ def test_crop_fix_returns_a_portrait_cropped_around_the_face(client):
     assert checks["image.faces"]["level"] == "ok"
 
 
-def test_download_button_offline_fails_fast_with_the_reason(client):
-    import time
-
-    started = time.monotonic()
-    with pytest.raises(AppError, match="cannot reach the Hugging Face Hub"):
+def test_the_weights_download_is_not_in_the_api(client):
+    """A script (or a stranger) cannot start the 50 GB download: it is a two-step button on the page
+    only (tests/app/test_weights_download.py tests its offline answer)."""
+    with pytest.raises(ValueError):
         client.predict(api_name="/download_weights")
-    assert time.monotonic() - started < 30
     assert _check(client, GOOD[0])  # still serving
