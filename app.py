@@ -304,7 +304,6 @@ def main(argv: list[str] | None = None) -> None:
     else:
         choice = choose_backend(args.ckpt_dir, force_preview=args.preview, device=device)
     demo = build_app(choice, options, concurrency=args.concurrency, max_queue=args.max_queue)
-    start_warm_up()  # librosa's first import compiles for ~13 s after an install: done here, not in a visitor's request
     try:
         _launch(demo, args, options)
     finally:
@@ -321,7 +320,12 @@ def _launch(demo: gr.Blocks, args: argparse.Namespace, options: ServiceOptions) 
         # quota (our visitor id could then not be saved) and keeps private uploads on shared machines.
         run_history=False,
         state_session_capacity=500,  # bounds per-session memory on a busy Space
+        prevent_thread_lock=True,
     )
+    # Once the server answers: librosa's first import compiles for ~13 s after an install, on a
+    # daemon thread here rather than in the first visitor's request (see liveavatar/warmup.py).
+    start_warm_up()
+    demo.block_thread()
 
 
 if __name__ == "__main__":
