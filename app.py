@@ -24,14 +24,16 @@ from liveavatar.prompt_builder import TEMPLATES as BUILDER_TEMPLATES  # noqa: E4
 from liveavatar.prompt_builder import PromptParts, compose  # noqa: E402
 from liveavatar.examples import load_examples  # noqa: E402
 from liveavatar.hosting import ZERO_GPU_SECONDS, gpu_function, on_hosted_space, on_zero_gpu, presets_within  # noqa: E402
-from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations  # noqa: E402
+from liveavatar.i18n import AUTO_LOCALE_JS, PROMPT_TIPS, SET_LOCALE_JS, UI, gradio_translations, t  # noqa: E402
 from liveavatar.presets import CUSTOM, PRESETS, SIZES  # noqa: E402
 from liveavatar.secret import browser_state_secret  # noqa: E402
 from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
 from liveavatar.warmup import start_warm_up  # noqa: E402
-from liveavatar.ui.handlers import ServiceOptions, Studio, consent_gate, limits_text, result_summary  # noqa: E402
+from liveavatar.ui.handlers import (  # noqa: E402
+    ServiceOptions, Studio, consent_gate, limits_text, result_details, result_summary,
+)
 
 ROOT = Path(__file__).resolve().parent
 FRAME_CHOICES = [12, 24, 36, 48, 60, 72, 84, 96]
@@ -58,6 +60,11 @@ CSS = """
 .la-verdict {margin: 0 0 6px 0}
 .la-badge {font-size: 0.75em; font-weight: 700; padding: 1px 5px; border-radius: 4px; color: white}
 .la-badge-ok {background: #15803d} .la-badge-warning {background: #b45309} .la-badge-problem {background: #b91c1c}
+.la-badge-info {background: #475569}
+.la-actions {margin: 0 0 6px 1.2em; padding: 0} .la-actions li {margin: 2px 0}
+.la-item.la-problem::marker {color: #b91c1c} .la-item.la-warning::marker {color: #b45309}
+.la-verdict.la-problem b {color: #b91c1c}
+#progress-box {min-height: 2.2em}
 """
 
 
@@ -130,7 +137,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
             gr.Markdown("# Live Avatar Studio")
             lang = gr.Radio([("English", "en"), ("中文", "zh")], value="en", label=L("Language"), elem_id="language", scale=0, min_width=200)
         gr.Markdown(I18N("app_intro"))
-        banner = gr.Markdown(f"**Running:** {choice.backend.label}. {choice.reason}", elem_id="backend-banner")
+        lang_state = gr.State("en")  # the page's language, for texts the server writes
+        banner = gr.Markdown(I18N("banner_preview" if choice.backend.is_preview else "banner_model"), elem_id="backend-banner")
         if choice.backend.is_preview:
             with gr.Accordion(L("Model weights (about 50 GB; needs internet and a GPU with 80 GB)"), open=False):
                 if options.allow_download:
@@ -158,13 +166,15 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     # These hand the upload's path to our loaders untouched (see liveavatar/ui/components.py).
                     image = PortraitInput(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
                     audio = SpeechInput(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
-                gr.Markdown(limits_text(options), elem_id="input-limits")
+                limits_md = gr.Markdown(limits_text(options), elem_id="input-limits")
                 with gr.Row():
                     crop_btn = gr.Button(L("Crop around the face"), size="sm")
                     denoise_btn = gr.Button(L("Denoise audio"), size="sm")
                     loud_btn = gr.Button(L("Normalise loudness"), size="sm")
                     convert_btn = gr.Button(L("Convert to 16 kHz mono 16-bit"), size="sm")
-                fix_msg = gr.Markdown()
+                    undo_btn = gr.Button(L("Undo the last fix"), size="sm", elem_id="undo-fix")
+                undo_state = gr.State([])  # [kind, previous path] per fix, newest last
+                fix_msg = gr.Markdown(elem_id="fix-message")
                 preset = gr.Dropdown(label=L("Preset"), choices=preset_choices, value=default_preset)
                 with gr.Accordion(L("Advanced settings (choose the Custom preset to change them)"), open=False) as adv_box:
                     with gr.Row():
@@ -176,45 +186,53 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                         seed = gr.Number(label=L("Seed (-1 = random)"), value=-1, precision=0)
                         online = gr.Checkbox(label=L("Online decode (bounded memory on long videos)"), value=std.online_decode)
                         offload = gr.Checkbox(label=L("CPU offload (fits smaller GPUs, slower)"), value=std.offload_model)
+                consent = gr.Checkbox(label=L("I have the right to use this face and this voice."), value=False, elem_id="consent")
+                with gr.Row():
+                    generate_btn = gr.Button(L("Generate"), variant="primary", scale=3)
+                    stop_btn = gr.Button(L("Stop"), variant="stop", scale=1)
+                examples_box = None
+                if examples:
+                    examples_box = gr.Examples(
+                        examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
+                        example_labels=[e.label for e in examples],
+                        inputs=[prompt, image, audio, preset],
+                        label=L("Examples — good inputs, and bad ones that show each check firing"),
+                        cache_examples=False, examples_per_page=len(examples),
+                    )
+                overlay = gr.Image(label=L("What the checks found (face box, and the crop the video will use)"), interactive=False, height=300)
+            with gr.Column(scale=5):
+                video = gr.Video(label=L("Result (each clip plays as soon as it is made)"), interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
+                # Gradio draws its progress over this empty box, so it never covers the status text below.
+                progress_box = gr.Markdown(elem_id="progress-box")
+                result_md = gr.Markdown(elem_id="result-summary")
+                plan_md = gr.Markdown(elem_id="plan")
+                checklist = gr.HTML(elem_id="checklist")
+                with gr.Accordion(L("Details for engineers"), open=False, elem_id="engineers"):
+                    gr.Markdown(I18N("engineers_plan"))
+                    plan_details_md = gr.Markdown(elem_id="plan-details")
+                    gr.Markdown(I18N("engineers_checks"))
+                    checks_table = gr.HTML(elem_id="checks-table")
                     with gr.Row():
                         attention = gr.Dropdown(label=L("Attention kernel (model only)"), choices=list(ATTENTION_KERNELS), value="auto", scale=1)
                         speed = gr.CheckboxGroup(label=L("Speed options (model only; the plan shows their memory, and says why when this machine can't use one)"),
                                                  choices=[(L(label), name) for name, label in SPEED_FLAGS], value=[], scale=4, elem_id="speed-options")
                     adv_json = gr.Textbox(label=L("Settings as JSON (what the /generate API receives)"), interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
-                consent = gr.Checkbox(label=L("I have the right to use this face and this voice."), value=False, elem_id="consent")
-                with gr.Row():
-                    generate_btn = gr.Button(L("Generate"), variant="primary", scale=3)
-                    stop_btn = gr.Button(L("Stop"), variant="stop", scale=1)
-                if examples:
-                    gr.Examples(
-                        examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
-                        example_labels=[e.label for e in examples],
-                        inputs=[prompt, image, audio, preset],
-                        label=L("Examples — good inputs, and bad ones that show each check firing"),
-                        cache_examples=False,
-                    )
-                overlay = gr.Image(label=L("What the checks found (face box, and the crop the video will use)"), interactive=False, height=300)
-            with gr.Column(scale=5):
-                video = gr.Video(label=L("Result (each clip plays as soon as it is made)"), interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
-                result_md = gr.Markdown(elem_id="result-summary")
-                with gr.Accordion(L("Run details (seed used, plan, timings)"), open=False):
-                    info = gr.JSON(show_label=False)
-                plan_md = gr.Markdown(elem_id="plan")
-                checklist = gr.HTML(elem_id="checklist")
-        with gr.Accordion("Your results (kept on this server for "
-                          f"{options.keep_hours:g} hours, then deleted)", open=True):
+                    run_md = gr.Markdown(elem_id="run-details")
+                    info = gr.JSON(label=L("Run details (seed used, plan, timings)"), elem_id="run-json")
+        with gr.Accordion(t("history_accordion", "en", hours=f"{options.keep_hours:g}"), open=True) as history_box:
             history = gr.Gallery(label=L("History"), columns=6, height=220, allow_preview=False, elem_id="history")
             history_id = gr.State("")
             history_md = gr.Markdown()
+            with gr.Accordion(L("Details for engineers"), open=False):
+                history_cli = gr.Markdown()
             with gr.Row():
                 rerun_btn = gr.Button(L("Load these inputs to re-run with one change"), size="sm")
                 delete_btn = gr.Button(L("Delete my files now"), size="sm", variant="stop")
             delete_msg = gr.Markdown()
-        gr.Markdown(
-            f"Uploads and results are kept for {options.keep_hours:g} hours, then deleted. "
-            + ("Every video carries a visible “AI-generated” mark and an AI tag in its metadata." if options.ai_label
-               else "The AI-generated mark is turned off on this server.")
-        )
+        def footer_text(code: str) -> str:
+            return t("retention", code, hours=f"{options.keep_hours:g}") + " " + t("ai_mark_on" if options.ai_label else "ai_mark_off", code)
+
+        footer = gr.Markdown(footer_text("en"))
 
         # Not in the default (one-at-a-time) queue group: a page load must never wait behind other work.
         demo.load(studio.init_visitor, browser_visitor, [browser_visitor, visitor, history], api_visibility="private",
@@ -228,33 +246,47 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         compose_btn.click(compose_prompt, parts, prompt, api_visibility="private", queue=False)
 
         live_inputs = [prompt, image, audio, preset, adv_json, lang]
+        live_outputs = [checklist, overlay, plan_md, checks_table, plan_details_md]
         demo.load(studio.initial_language, None, lang, api_visibility="private", queue=False)
         lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
-        lang.change(lambda code: PROMPT_TIPS[code], lang, tips, api_visibility="private", queue=False)
+
+        def relabel(code: str):
+            """Texts the server writes with numbers in them follow the language switch."""
+            return (code, PROMPT_TIPS[code], limits_text(options, code), footer_text(code),
+                    gr.Accordion(label=t("history_accordion", code, hours=f"{options.keep_hours:g}")),
+                    gr.Dataset(sample_labels=[e.label_in(code) for e in examples]) if examples_box else gr.update())
+
+        lang.change(relabel, lang, [lang_state, tips, limits_md, footer, history_box,
+                                    examples_box.dataset if examples_box else lang_state],
+                    api_visibility="private", queue=False)
         for comp in (image, audio, preset, adv_json, lang):
-            comp.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
-        prompt.change(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
-        demo.load(studio.refresh, live_inputs, [checklist, overlay, plan_md], api_visibility="private",
+            comp.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
+        prompt.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
+        demo.load(studio.refresh, live_inputs, live_outputs, api_visibility="private",
                   concurrency_limit=4, concurrency_id="checks")
 
-        crop_btn.click(studio.fix_crop, [image, preset, adv_json], [image, fix_msg], api_visibility="undocumented", api_name="fix_crop")
+        crop_btn.click(studio.fix_crop, [image, preset, adv_json, prompt, undo_state, lang_state], [image, fix_msg, undo_state],
+                       api_visibility="undocumented", api_name="fix_crop")
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
-            btn.click(lambda a, w=which: studio.fix_audio(w, a), audio, [audio, fix_msg], api_visibility="undocumented", api_name=f"fix_{which}")
+            btn.click(lambda a, u, code, w=which: studio.fix_audio(w, a, u, code), [audio, undo_state, lang_state],
+                      [audio, fix_msg, undo_state], api_visibility="undocumented", api_name=f"fix_{which}")
+        undo_btn.click(studio.undo_fix, [undo_state, lang_state], [image, audio, fix_msg, undo_state], api_visibility="private", queue=False)
 
         # Queued (not queue=False): only queued events show their error as a toast in Gradio 6.
-        generate_btn.click(consent_gate, consent, None, api_visibility="private", concurrency_limit=None,
+        generate_btn.click(consent_gate, [consent, lang_state], None, api_visibility="private", concurrency_limit=None,
                            concurrency_id="control").success(
-            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor], [video, info],
-            api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=result_md,
-        ).then(studio.history_gallery, visitor, history, api_visibility="private", queue=False)
-        info.change(result_summary, info, result_md, api_visibility="private", queue=False)
-        stop_btn.click(studio.stop, None, fix_msg, api_name="stop", concurrency_limit=None, concurrency_id="control")
+            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state], [video, info],
+            api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=progress_box,
+        ).then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
+        info.change(result_summary, [info, lang_state], result_md, api_visibility="private", queue=False)
+        info.change(result_details, [info, lang_state], run_md, api_visibility="private", queue=False)
+        stop_btn.click(studio.stop, lang_state, fix_msg, api_name="stop", concurrency_limit=None, concurrency_id="control")
 
-        history.select(studio.history_select, visitor, [history_id, history_md], api_visibility="private", queue=False)
-        rerun_btn.click(studio.history_load, [visitor, history_id],
+        history.select(studio.history_select, [visitor, lang_state], [history_id, history_md, history_cli], api_visibility="private", queue=False)
+        rerun_btn.click(studio.history_load, [visitor, history_id, lang_state],
                         [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload, attention, speed], api_visibility="private",
                         concurrency_limit=None, concurrency_id="control")
-        delete_btn.click(studio.delete_my_files, visitor, [history, delete_msg], api_visibility="private",
+        delete_btn.click(studio.delete_my_files, [visitor, lang_state], [history, delete_msg], api_visibility="private",
                          concurrency_limit=None, concurrency_id="control")
 
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.

@@ -19,7 +19,14 @@ class Example:
 
     @property
     def label(self) -> str:
-        return self.name if self.expect == "ok" else f"{self.name} (shows {self.expect})"
+        return self.label_in("en")
+
+    def label_in(self, lang: str) -> str:
+        """The button's text: the name, marked as a bad example when it is made to trip a check."""
+        from liveavatar.i18n import EXAMPLE_NAMES_ZH, t
+
+        name = EXAMPLE_NAMES_ZH.get(self.name, self.name) if lang == "zh" else self.name
+        return name if self.expect == "ok" else t("example_bad", lang, name=name)
 
 
 def load_examples(folder: str | Path) -> list[Example]:

@@ -96,7 +96,7 @@ def test_t_and_formatting():
 def test_gradio_translations_shape():
     tr = i18n.gradio_translations()
     assert set(tr) == {"en", "zh"}
-    assert set(tr["en"]) == set(tr["zh"]) == set(i18n.UI)
+    assert set(tr["en"]) == set(tr["zh"]) == set(i18n.UI) | set(i18n.GRADIO_MISSING)
 
 
 def test_prompt_tips():
@@ -202,7 +202,11 @@ def test_translate_result_keeps_value_and_threshold(tmp_path):
     assert any(r.level != "ok" for r in report.results)
     for r in report.results:
         zh = i18n.translate_result(r, "zh")
-        assert (zh.id, zh.level, zh.value, zh.threshold) == (r.id, r.level, r.value, r.threshold)
+        # value and threshold are translated too (issue 11): the Chinese page shows no English
+        from liveavatar.i18n.checks import translate_measure
+
+        assert (zh.id, zh.level) == (r.id, r.level)
+        assert (zh.value, zh.threshold) == (translate_measure(r.value, "zh"), translate_measure(r.threshold, "zh"))
         assert CJK.search(zh.name)
         if r.fix:
             assert zh.fix == i18n.CHECKS_ZH[r.id][1]
@@ -216,7 +220,7 @@ def test_translate_result_cases():
     w = warning("audio.loudness", "Speech loudness", "-31.2 dBFS", "≥ -18 dBFS", "The speech is quiet…")
     zh = i18n.translate_result(w, "zh")
     assert zh.name == "语音音量" and zh.value == "-31.2 dBFS" and zh.threshold == "≥ -18 dBFS"
-    assert zh.fix.startswith("音量偏低")
+    assert zh.fix.startswith("语音音量过低")
     assert i18n.translate_result(ok("image.faces", "Faces", "1 face", "exactly 1 face"), "zh").fix == ""
     err = warning("audio.noise", "Background noise", "could not be measured", "", "Internal error: ValueError()")
     assert "内部错误" in i18n.translate_result(err, "zh").fix

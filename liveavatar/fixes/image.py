@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -25,6 +26,8 @@ __all__ = [
     "CROP_MIN_WIDTH_FACTOR",
     "DEFAULT_CROP_ASPECT",
     "FACE_Y_IN_CROP",
+    "crop_keeping_size",
+    "crop_to_box",
     "crop_to_face",
     "draw_face_overlay",
     "plan_face_crop",
@@ -51,7 +54,8 @@ MULTI_FACE_COLOUR = (230, 30, 30)
 CROP_COLOUR = (255, 200, 0)
 
 
-def plan_face_crop(width: int, height: int, face_box: Box, aspect: float | None = None) -> Box:
+def plan_face_crop(width: int, height: int, face_box: Box, aspect: float | None = None,
+                   height_factor: float = CROP_HEIGHT_FACTOR) -> Box:
     """The crop rectangle ``(x0, y0, x1, y1)`` that :func:`crop_to_face` would cut.
 
     Public so the UI can draw it with :func:`draw_face_overlay` before the user accepts it.
@@ -65,7 +69,7 @@ def plan_face_crop(width: int, height: int, face_box: Box, aspect: float | None 
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     ratio = aspect if aspect is not None and math.isfinite(aspect) and aspect > 0 else DEFAULT_CROP_ASPECT
 
-    crop_h = CROP_HEIGHT_FACTOR * face_h
+    crop_h = height_factor * face_h
     crop_h = max(crop_h, CROP_MIN_WIDTH_FACTOR * face_w / ratio)
     crop_w = crop_h * ratio
     fit = min(1.0, width / crop_w, height / crop_h)
@@ -78,6 +82,43 @@ def plan_face_crop(width: int, height: int, face_box: Box, aspect: float | None 
     left = min(max(left, 0), width - cw)
     top = min(max(top, 0), height - ch)
     return (int(left), int(top), int(left + cw), int(top + ch))
+
+
+def crop_keeping_size(width: int, height: int, face_box: Box, aspect: float,
+                      keeps_size: Callable[[int, int], bool]) -> Box | None:
+    """The tightest head-and-shoulders crop (at least :data:`CROP_HEIGHT_FACTOR` face heights) for
+    which ``keeps_size(crop_w, crop_h)`` holds, e.g. "the planned video is not smaller than now".
+
+    A small photo cropped to the head would otherwise plan a smaller video (the plan never upscales),
+    so the crop widens in quarter-face steps until it keeps the size; ``None`` when even the largest
+    crop of that aspect would not, so the caller can say why nothing was cropped.
+    """
+    factor, last = CROP_HEIGHT_FACTOR, None
+    while True:
+        box = plan_face_crop(width, height, face_box, aspect, height_factor=factor)
+        if keeps_size(box[2] - box[0], box[3] - box[1]):
+            return box
+        if box == last:  # already as large as the photo allows
+            return None
+        last, factor = box, factor + 0.25
+
+
+def crop_to_box(image: LoadedImage, box: Box, out_dir: str | Path) -> str:
+    """Save ``box`` of the photo as a new PNG and return its path (the original file is left alone,
+    so the fix can be undone). The name carries a hash of the pixels: repeating it is idempotent and
+    two photos with the same name never overwrite each other in a shared folder."""
+    rgb = as_rgb_uint8(image.rgb)
+    if rgb is None:
+        raise ValueError("The image is empty, so there is nothing to crop.")
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(image.path).stem)[:60].strip("_") or "portrait"
+    digest = hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=6).hexdigest()
+    path = out / f"{stem}-face-crop-{digest}.png"
+    Image.fromarray(crop, mode="RGB").save(path, format="PNG")
+    return str(path)
 
 
 def crop_to_face(
@@ -94,14 +135,7 @@ def crop_to_face(
         raise ValueError("The image is empty, so there is nothing to crop.")
     height, width = rgb.shape[:2]
     x0, y0, x1, y1 = plan_face_crop(width, height, face.box, aspect)
-    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(image.path).stem)[:60].strip("_") or "portrait"
-    digest = hashlib.blake2b(crop.tobytes() + repr(crop.shape).encode(), digest_size=6).hexdigest()
-    path = out / f"{stem}-face-crop-{digest}.png"
-    Image.fromarray(crop, mode="RGB").save(path, format="PNG")
+    path = crop_to_box(image, (x0, y0, x1, y1), out_dir)
 
     cw, ch = x1 - x0, y1 - y0
     message = (
@@ -115,7 +149,7 @@ def crop_to_face(
         )
     else:
         message += "."
-    return str(path), message
+    return path, message
 
 
 def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None) -> np.ndarray:

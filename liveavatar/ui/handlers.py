@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import shutil
 import tempfile
@@ -20,21 +21,25 @@ import gradio as gr
 
 from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
-from liveavatar.fixes.image import crop_to_face, draw_face_overlay
+from liveavatar.checks.prompt import prompt_elements
+from liveavatar.fixes.image import crop_keeping_size, crop_to_box, draw_face_overlay
 from liveavatar.history import HistoryEntry, OutputStore, new_visitor_id
-from liveavatar.i18n import pick_language, t
+from liveavatar.i18n import pick_language, t, translate_text
 from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download
 from liveavatar.pipeline.pipeline import PipelineError
 from liveavatar.prepare import crop_box_in_source
 from liveavatar.presets import PRESETS, SettingsError, resolve_settings
 from liveavatar.repro import cli_command
-from liveavatar.report import checklist_html, plan_markdown, preset_for
+from liveavatar.plan import fit_size
+from liveavatar.report import checklist_html, checklist_table_html, fmt_seconds, plan_details, plan_summary, preset_for
 from liveavatar.media.audio import describe_duration
 from liveavatar.memory import limit_malloc_arenas
 from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
 from liveavatar.ui.errors import UserError, bug_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,20 +58,22 @@ class ServiceOptions:
     """Offer the model-weights download on the page (off on a hosted Space unless ``--allow_download``)."""
 
 
-def limits_text(options: ServiceOptions) -> str:
+def limits_text(options: ServiceOptions, lang: str = "en") -> str:
     """The limits line shown under the inputs; every number is the one enforced."""
     lim = options.limits
-    return (
-        f"**Limits:** files up to {options.max_upload_bytes / 1e6:g} MB each; portraits up to "
-        f"{lim.max_image_pixels / 1e6:g} megapixels; speech up to {describe_duration(lim.max_audio_seconds)}; "
-        f"prompt up to {lim.max_prompt_chars:,} characters. Larger inputs are refused before any work starts."
-    )
+    return t("limits", lang, mb=f"{options.max_upload_bytes / 1e6:g}", mp=f"{lim.max_image_pixels / 1e6:g}",
+             audio=_duration(lim.max_audio_seconds, lang), chars=f"{lim.max_prompt_chars:,}")
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+def _duration(seconds: float, lang: str) -> str:
+    text = describe_duration(seconds)
+    if lang != "zh":
+        return text
+    return " ".join({"h": "小时", "min": "分", "s": "秒"}.get(w, w) for w in text.split())
+
+
+def _fmt_eta(seconds: float | None, lang: str = "en") -> str:
+    return t("estimating", lang) if seconds is None else fmt_seconds(seconds, lang)
 
 
 class Studio:
@@ -122,20 +129,24 @@ class Studio:
 
     def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None,
                 lang: str = "en"):
-        """Live checklist, annotated portrait and plan for the page (not part of the public API)."""
+        """For the page (not the public API): the checklist's first layer, the annotated portrait, the
+        plan's first layer, then the two engineers' layers (every check with its rule; the plan's arithmetic)."""
         try:
             insp, report = self._report(prompt, image, audio, preset, advanced)
         except SettingsError as exc:
-            return f"<p class='la-verdict la-problem'><b>Settings:</b> {html.escape(str(exc))}</p>", None, f"**Settings:** {exc}"
+            return (f"<p class='la-verdict la-problem'><b>{html.escape(t('plan_settings', lang))}:</b> "
+                    f"{html.escape(str(exc))}</p>", None, "", "", f"`{exc}`")
         except Exception as exc:  # a bug in a check must not leave the page without an answer
-            msg = html.escape(f"The checks could not run ({type(exc).__name__}: {exc}). Try another file.")
-            return f"<p class='la-verdict la-problem'>{msg}</p>", None, ""
+            log.exception("the checks failed")
+            msg = html.escape(t("checks_failed", lang))
+            return f"<p class='la-verdict la-problem'>{msg}</p>", None, "", f"<code>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</code>", ""
         overlay = None
         if insp.image is not None:
             crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
             overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
-        return (checklist_html(report.results, lang), overlay,
-                plan_markdown(report.plan, self.choice.reason, preset_for(preset), lang))
+        return (checklist_html(report.results, lang), overlay, plan_summary(report.plan, lang),
+                checklist_table_html(report.results, lang),
+                plan_details(report.plan, self.choice.reason, preset_for(preset), lang))
 
     # --- generation -------------------------------------------------------------------------
     def generate_api(
@@ -146,6 +157,7 @@ class Studio:
         preset: str = "standard",
         advanced: str | None = "",
         visitor: str | None = "",
+        lang: str = "en",
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ):
@@ -169,21 +181,23 @@ class Studio:
             job_dir = self.store.new_job(owner)
             blocks = max(1, plan.frames_per_clip // 12)
             started = time.perf_counter()
-            progress(0, desc="Preparing")
+            progress(0, desc=t("preparing", lang))
 
             def on_step(clip: int, block: int, step: int, steps: int) -> None:
                 done = (clip + (block + step / steps) / blocks) / plan.num_clips
                 elapsed = time.perf_counter() - started
-                progress(done, desc=f"Clip {clip + 1}/{plan.num_clips}, block {block + 1}/{blocks}, step {step}/{steps} · "
-                         f"ETA {_fmt_eta(elapsed / done * (1 - done) if done else None)}")
+                progress(done, desc=t("progress_step", lang, clip=clip + 1, clips=plan.num_clips, block=block + 1,
+                                      blocks=blocks, step=step, steps=steps,
+                                      eta=_fmt_eta(elapsed / done * (1 - done) if done else None, lang)))
 
             result = None
             stream = generate_stream(insp, settings, self.choice, job_dir, cancel=cancel, on_step=on_step,
                                      ai_label=self.options.ai_label)
             for item in stream:
                 if isinstance(item, JobUpdate):
-                    progress((item.clips_done, item.clips_total), unit="clips",
-                             desc=f"Clip {item.clips_done}/{item.clips_total} done · ETA {_fmt_eta(item.eta)}")
+                    progress((item.clips_done, item.clips_total), unit=t("unit_clips", lang),
+                             desc=t("progress_clip", lang, done=item.clips_done, total=item.clips_total,
+                                    eta=_fmt_eta(item.eta, lang)))
                     yield item.clip_video, {
                         "status": "running", "clips_done": item.clips_done, "clips_total": item.clips_total,
                         "elapsed_seconds": round(item.elapsed, 2), "eta_seconds": None if item.eta is None else round(item.eta, 1),
@@ -205,7 +219,7 @@ class Studio:
         except (SettingsError, InputProblemError, CheckpointError, PipelineError) as exc:
             raise UserError(str(exc), duration=None) from None
         except MemoryError:
-            raise UserError("Out of memory. Try the quick preset or a smaller size.", duration=None) from None
+            raise UserError(t("out_of_memory", lang), duration=None) from None
         except gr.Error:
             raise
         except Exception as exc:  # the UI must never show a traceback
@@ -222,72 +236,101 @@ class Studio:
                 if self._jobs.get(session) is cancel:
                     del self._jobs[session]
 
-    def stop(self, request: gr.Request | None = None) -> str:
+    def stop(self, lang: str = "en", request: gr.Request | None = None) -> str:
         """Ends this visitor's running job within one block; what was finished is saved and returned."""
         session = getattr(request, "session_hash", None)
         with self._jobs_lock:
             event = self._jobs.get(session) if session else None
         if event is None:
-            return "Nothing is running."
+            return t("nothing_running", lang)
         event.set()
-        return "Stopping after the current block; the finished clips will be saved."
+        return t("stopping", lang)
 
     # --- history ------------------------------------------------------------------------------
-    def history_gallery(self, visitor: str | None) -> list[tuple[str, str]]:
+    def history_gallery(self, visitor: str | None, lang: str = "en") -> list[tuple[str, str]]:
         if not visitor:
             return []
         items = []
         for e in self.store.entries(visitor):
             when = time.strftime("%H:%M", time.localtime(e.created))
-            items.append((e.video, f"{when} · {e.preset} · seed {e.seed}{' · stopped' if e.cancelled else ''}"))
+            stopped = f" · {t('history_stopped', lang)}" if e.cancelled else ""
+            items.append((e.video, f"{when} · {_preset_name(e.preset, lang)} · {t('history_seed', lang, seed=e.seed)}{stopped}"))
         return items
 
-    def history_select(self, visitor: str, evt: gr.SelectData):
+    def history_select(self, visitor: str, lang: str, evt: gr.SelectData):
         entries = self.store.entries(visitor) if visitor else []
         if not entries or evt.index is None or evt.index >= len(entries):
-            return "", ""
+            return "", "", ""
         e = entries[evt.index]
-        text = (f"**{e.preset}**, seed {e.seed}, {e.seconds:.1f} s to make"
-                + (f", first clip after {e.first_clip_seconds:.1f} s" if e.first_clip_seconds else "")
-                + (" — stopped early" if e.cancelled else "") + f"\n\n```bash\n{e.cli}\n```")
-        return e.id, text
+        text = (f"**{_preset_name(e.preset, lang)}** · " + t("history_made", lang, seed=e.seed, seconds=f"{e.seconds:.1f}")
+                + (" " + t("history_first_clip", lang, seconds=f"{e.first_clip_seconds:.1f}") if e.first_clip_seconds else "")
+                + (" " + t("history_stopped_early", lang) if e.cancelled else ""))
+        return e.id, text, f"```bash\n{e.cli}\n```"
 
-    def history_load(self, visitor: str, entry_id: str):
+    def history_load(self, visitor: str, entry_id: str, lang: str = "en"):
         """Put a past result's inputs back (custom preset, same seed) so one change can be re-run."""
         e = self.store.get(visitor, entry_id) if visitor and entry_id else None
         if e is None:
-            raise UserError("Pick a result in your history first.")
+            raise UserError(t("pick_history_first", lang))
         s = dict(e.settings)
         speed = dict(s.get("speed") or {})
         return (e.prompt, e.image or None, e.audio or None, "custom", s.get("size"), s.get("num_clip") or 0,
                 s.get("sample_steps"), s.get("infer_frames"), s.get("seed", -1), s.get("online_decode"),
                 s.get("offload_model"), speed.pop("attention", "auto"), [name for name, on in speed.items() if on is True])
 
-    def delete_my_files(self, visitor: str) -> tuple[list, str]:
+    def delete_my_files(self, visitor: str, lang: str = "en") -> tuple[list, str]:
         removed = self.store.delete_visitor(visitor) if visitor else 0
-        return [], f"Deleted {removed} file(s) of yours from this server."
+        return [], t("deleted_files", lang, n=removed)
 
     # --- one-click fixes ----------------------------------------------------------------------
-    def fix_crop(self, image: str | None, preset: str, advanced: str | None):
+    def fix_crop(self, image: str | None, preset: str, advanced: str | None, prompt: str = "",
+                 undo: list | None = None, lang: str = "en"):
+        """Crop around the face, never to a smaller video than the photo gives now (the crop grows
+        until the plan keeps its size, or nothing is cropped and the message says why). Undoable."""
         if not image:
-            raise UserError("Upload a portrait first.")
-        insp, report = self._report("", image, None, preset, advanced)
+            raise UserError(t("need_portrait", lang))
+        insp, report = self._report(prompt or "", image, None, preset, advanced)
         if insp.image is None or insp.face is None:
-            raise UserError("Cropping needs exactly one detected face; see the checklist.")
-        path, message = crop_to_face(insp.image, insp.face, self._fix_dir(), aspect=report.plan.width / report.plan.height)
-        gr.Info(message)
-        return path, message
+            raise UserError(t("need_one_face", lang))
+        target = _area(tuple(int(v) for v in report.plan.settings.size.split("*")))
+        now = report.plan.width * report.plan.height
+        box = crop_keeping_size(insp.image.width, insp.image.height, insp.face.box, report.plan.width / report.plan.height,
+                                lambda w, h: _area(fit_size(w, h, target)) >= now)
+        if box is None:
+            message = t("crop_would_shrink", lang, w=report.plan.width, h=report.plan.height)
+            return gr.update(), message, undo or []
+        path = crop_to_box(insp.image, box, self._fix_dir())
+        cw, ch = box[2] - box[0], box[3] - box[1]
+        message = t("crop_done", lang, cw=cw, ch=ch, w=insp.image.width, h=insp.image.height,
+                    pw=report.plan.width, ph=report.plan.height)
+        surroundings = prompt_elements(prompt or "").get("environment") or []
+        if surroundings:  # said now, with the dashed crop already drawn on the portrait before the click
+            message += " " + t("crop_prompt_warning", lang, words=", ".join(surroundings[:4]))
+        message += " " + t("fix_undo_hint", lang)
+        return path, message, push_undo(undo, "image", image)
 
-    def fix_audio(self, which: str, audio: str | None):
+    def fix_audio(self, which: str, audio: str | None, undo: list | None = None, lang: str = "en"):
         if not audio:
-            raise UserError("Upload or record the speech first.")
+            raise UserError(t("need_audio", lang))
         insp = self.cache.inspect("", None, audio)
         if insp.audio is None:
-            raise UserError(insp.file_results[-1].fix if insp.file_results else "The audio could not be read.")
+            raise UserError(insp.file_results[-1].fix if insp.file_results else t("audio_unreadable", lang))
         fn = {"denoise": denoise, "loudness": normalise_loudness, "convert": convert_to_16k_mono}[which]
         path, message = fn(insp.audio, self._fix_dir())
-        gr.Info(message)
-        return path, message
+        message = translate_text(message, lang) + " " + t("fix_undo_hint", lang)
+        return path, message, push_undo(undo, "audio", audio)
+
+    @staticmethod
+    def undo_fix(undo: list | None, lang: str = "en"):
+        """Put back the input as it was before the last one-click fix (image or audio)."""
+        stack = list(undo or [])
+        if not stack:
+            return gr.update(), gr.update(), t("nothing_to_undo", lang), []
+        kind, path = stack.pop()
+        message = t("undone", lang)
+        if kind == "image":
+            return path, gr.update(), message, stack
+        return gr.update(), path, message, stack
 
     def cleanup(self, now: float | None = None) -> None:
         """Expire old results and the one-click fixes' folders (kept as long as uploads' copies)."""
@@ -362,6 +405,23 @@ class Studio:
         return (f"{done} **{t('now_running', lang)}** {self.choice.backend.label}.", done, gr.update(visible=False))
 
 
+UNDO_DEPTH = 10
+
+
+def push_undo(undo: list | None, kind: str, previous: str) -> list:
+    """The undo stack with ``previous`` (the input before a fix) on top; the oldest fall off."""
+    return [*(undo or []), [kind, previous]][-UNDO_DEPTH:]
+
+
+def _area(size: tuple[int, int]) -> int:
+    return size[0] * size[1]
+
+
+def _preset_name(key: str, lang: str) -> str:
+    preset = PRESETS.get(key)
+    return t(f"preset_{key.replace('-', '_')}", lang) if preset or key == "custom" else key
+
+
 DOWNLOAD_ASK_SECONDS = 8.0
 """The longest the first step waits for the Hub before saying it cannot be reached."""
 
@@ -427,29 +487,44 @@ def _with_seed(settings, seed: int):
     return replace(settings, seed=seed)
 
 
-def consent_gate(consent: bool) -> None:
+def consent_gate(consent: bool, lang: str = "en") -> None:
     if not consent:
-        raise UserError("Please confirm you have the right to use this face and this voice (the box above Generate).")
+        raise UserError(t("consent_needed", lang))
 
 
-def result_summary(info: dict[str, Any] | None) -> str:
+def result_summary(info: dict[str, Any] | None, lang: str = "en") -> str:
+    """The result in plain words: how much video, how long it took, the seed to repeat it, and why it
+    may differ from what was asked (stopped, failed part-way, made despite warnings)."""
     if not info or info.get("status") == "running":
         if info:
-            return f"Clip {info['clips_done']} of {info['clips_total']} is ready and playing; the next is being made."
+            return t("clip_ready", lang, done=info["clips_done"], total=info["clips_total"])
         return ""
     plan = info["plan"]
     first = info.get("first_clip_seconds")
-    text = (
-        f"**Seed used: {info['seed']}** (type it into Seed under Custom to repeat this result) · "
-        f"{info['clips_done']} clip(s), {info['video_seconds']:.2f} s of video at {plan['width']}×{plan['height']}, "
-        f"made in {info['seconds']:.1f} s by the {info['backend']} backend"
-        + (f"; first clip after {first:.1f} s" if first is not None else "") + "."
-    )
+    text = t("result_done", lang, video=f"{info['video_seconds']:.1f}", w=plan["width"], h=plan["height"],
+             seconds=f"{info['seconds']:.1f}", backend=translate_text(BACKEND_NAMES.get(info["backend"], info["backend"]), lang))
+    if first is not None:
+        text += " " + t("result_first_clip", lang, seconds=f"{first:.1f}")
+    text += "\n\n" + t("result_seed", lang, seed=info["seed"])
     if info.get("status") == "stopped":
-        text += " **Stopped early:** the finished clips are saved, with their audio."
+        text += "\n\n" + t("result_stopped", lang)
     if info.get("error"):
-        text += f" **The run failed after some clips** ({info['error']}); what was finished is saved."
+        text += "\n\n" + t("result_failed_part", lang)
     if info["warnings"]:
-        text += f" Generated despite {len(info['warnings'])} warning(s): " + "; ".join(info["warnings"])
-    text += f"\n\nThe same run from the command line:\n```bash\n{info['cli']}\n```"
+        text += "\n\n" + t("result_warnings", lang, n=len(info["warnings"]))
     return text
+
+
+def result_details(info: dict[str, Any] | None, lang: str = "en") -> str:
+    """For engineers: the equivalent command line, the failure's text and the warnings as measured."""
+    if not info or info.get("status") == "running":
+        return ""
+    lines = [f"**{t('result_cli', lang)}**", f"```bash\n{info['cli']}\n```"]
+    if info.get("error"):
+        lines.append(f"`{info['error']}`")
+    lines += [f"- {w}" for w in info["warnings"]]
+    return "\n".join(lines)
+
+
+#: The backend's short name (as in the result's info) → its label, translated for the summary.
+BACKEND_NAMES = {"preview": "CPU preview (not the model)", "liveavatar": "Live Avatar model (Wan2.2-S2V-14B + Live Avatar LoRA)"}

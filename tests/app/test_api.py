@@ -131,10 +131,13 @@ def test_crop_fix_returns_a_portrait_cropped_around_the_face(client):
     from PIL import Image
 
     good = GOOD[0]
-    cropped, message = client.predict(handle_file(good.image), "standard", "", api_name="/fix_crop")
-    assert message
+    cropped, message = client.predict(handle_file(good.image), "standard", "", good.prompt, api_name="/fix_crop")
     w, h = Image.open(cropped).size
     assert (w, h) != Image.open(good.image).size
+    # the crop never lowers the planned video size: the 512² portrait plans 448×448 before and after
+    assert "the video stays 448×448" in message, message
+    # the prompt describes the surroundings (flag, shuttle, backdrop): the message says they may be cut
+    assert "surroundings" in message and "Undo" in message, message
     checks = {c["id"]: c for c in client.predict(good.prompt, handle_file(cropped), handle_file(good.audio), "standard", api_name="/check")}
     assert checks["image.faces"]["level"] == "ok"
 
