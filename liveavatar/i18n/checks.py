@@ -6,6 +6,8 @@ Owned by the checks: a check that adds or changes a visible English text adds it
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from liveavatar.checks.result import CheckResult
@@ -31,14 +33,14 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
     "prompt.characters": ("隐藏字符", "提示词中含有不可见的控制字符(通常来自复制粘贴),对模型没有意义。请以纯文本重新输入或粘贴提示词。"),
     # image (checks/image.py)
     "image.format": ("图像类型", "无需处理:应用会自动转换。如想跳过转换,请上传 JPG 或 PNG 格式的图像。"),
-    "image.resolution": ("分辨率", "请使用更大的照片(分辨率 ≥512×512),或先用超分工具(如 Real-ESRGAN)提升分辨率,再以人脸为中心裁剪。"),
-    "image.faces": ("人脸数量", "请使用只有一张清晰人脸的照片:正面、光照良好、无遮挡;多人合照会让模型混淆主体,可用“以人脸为中心裁剪”只保留一人。"),
+    "image.resolution": ("分辨率", "照片比模型生成的视频还小,画面会发虚。请使用短边至少 384 px(512 px 以上最佳)的照片,或先用超分工具(如 Real-ESRGAN)放大,再以人脸为中心裁剪。"),
+    "image.faces": ("人脸数量", "未检测到人脸时:如果是卡通或风格化角色,可以直接生成(模型也能驱动手绘和 3D 角色);如果是照片,请换一张只有一张清晰正脸、光照良好、无遮挡的照片。多人合照会让模型混淆主体,可用“以人脸为中心裁剪”只保留一人。"),
     "image.face_centre": ("人脸位置", "请以人脸为中心重新裁剪照片(可用“以人脸为中心裁剪”按钮)。"),
     "image.face_size": ("人脸大小", "请让人脸在画面中占据适当比例:人脸太小时靠近裁剪,太大时保留更多头部和肩部。"),
     "image.pose": ("头部朝向", "请使用正面或轻微侧脸的照片;侧面或背影照会导致重建失败。"),
     "image.exposure": ("曝光", "请使用曝光正常的照片:过暗或过曝都会丢失细节。"),
     "image.lighting": ("光照", "请使用光照均匀、无强烈阴影的照片。"),
-    "image.sharpness": ("清晰度", "请使用对焦清晰的照片,或先用超分工具(如 Real-ESRGAN)处理;模糊的图像会降低面部还原度和口型同步精度。"),
+    "image.sharpness": ("清晰度", "图像模糊(失焦、运动模糊或小图放大)。请使用对焦清晰的照片,或先用超分工具(如 Real-ESRGAN)处理;模糊的图像会降低还原度和口型同步精度。"),
     "image.orientation": ("方向", "无需处理:应用会按 EXIF 信息自动旋转图像。"),
     "image.alpha": ("透明度", "无需处理:透明区域会被填充为纯色背景。如想自行控制背景,请上传不含透明通道的 JPG 或 PNG。"),
     # audio (checks/audio.py)
@@ -46,13 +48,13 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
     "audio.duration": ("音频时长", "请上传时长合适的录音:太短无法驱动一个片段;太长时只会使用前面一部分,可增加片段数或选择“整段音频”。"),
     "audio.silence": ("静音与停顿", "请保持语句连贯,避免频繁停顿和过长的静音段;若整段静音,请检查麦克风或所选文件后重新录制。"),
     "audio.sample_rate": ("采样率", "采样率应 ≥16kHz。可用“转换为 16 kHz 单声道”按钮转换,但升采样无法恢复录音中缺失的高频,最好用更高采样率重新录制。"),
-    "audio.bit_depth": ("位深", "无需处理:音频会被转换为 16 位。也可自行导出为 16-bit WAV。"),
-    "audio.loudness": ("语音音量", "音量偏低会削弱口型动作(平均 RMS 应 ≥ -18dB)。请使用“音量标准化”按钮,或靠近麦克风重新录制。"),
-    "audio.noise": ("背景噪声", "背景噪声会让人物在无人说话时也动嘴(噪声水平应尽量低于 -30dB)。请使用“音频降噪”按钮,或在更安静的环境中录制。"),
+    "audio.bit_depth": ("位深", "无需处理:音频会被转换为 16 位。也可自行导出为 16 位 WAV。"),
+    "audio.loudness": ("语音音量", "语音音量过低:模型会把音量归一化,这么小声的录音里的底噪和量化噪声会随人声一起被放大。请靠近麦克风或调高输入增益重新录制;“音量标准化”按钮只能让它更容易听清,无法去除这些噪声。"),
+    "audio.noise": ("背景噪声", "背景噪声会让人物在无人说话时也动嘴(语音应比底噪高至少 12 dB)。请使用“音频降噪”按钮,或在更安静的环境中录制。"),
     "audio.clipping": ("削波失真", "录音存在削波失真,音量标准化无法修复。请调低输入音量或远离麦克风后重新录制。"),
     "audio.channels": ("声道", "无需处理:多声道音频会被混合为单声道。若只有一个声道有人声,单独导出该声道效果更好。"),
     # prompt (checks/prompt.py)
-    "prompt.length": ("提示词长度", "请将提示词控制在 100–200 词之间:过短时补充外貌服饰、表情手势、背景光照和风格参考;过长可能导致部分信息被忽略。"),
+    "prompt.length": ("提示词长度", "提示词过短(少于 30 词)时,请补充外貌服饰、表情手势、背景光照和风格参考,100–200 词最佳;超过 200 词可能导致部分信息被忽略。"),
     "prompt.vague_words": ("模糊词汇", "避免模糊词汇(如“nice”、“beautiful”),改为具体描述你想看到的内容,例如 “beautiful woman” → “woman with long wavy auburn hair and green eyes”。"),
     "prompt.contradictions": ("矛盾描述", "不要出现矛盾描述(如 “happy but sad”):每组矛盾只保留一方;若是随时间变化,只描述最想要的状态。"),
     "prompt.elements": ("提示词结构", "请用结构化英文补全四个要素:人物特征、动作状态、环境设定、艺术风格。"),
@@ -64,6 +66,194 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
 _INTERNAL_ERROR_ZH = "此项未能自动检查(内部错误),请自行确认输入,或换一个文件再试。"
 
 
+# ------------------------------------------------------------------------------------------------
+# Checklist: measured values and rules. The checks write them in English from a small set of
+# templates; these phrase rules turn them into Chinese, applied in order (longer phrases first).
+# Numbers, units (px, dB, dBFS, kHz, Hz, s, %, °) and format names (JPG, PNG, WAV, MP3, RGB, ...)
+# stay as they are; words quoted from the user's prompt stay quoted. ``tests/checks/test_zh.py``
+# fails when a check produces English that no rule covers.
+# ------------------------------------------------------------------------------------------------
+_EXIF_ZH = {
+    "upright as stored": "按存储方向正立",
+    "mirrored left-right": "左右镜像",
+    "rotated 180°": "旋转 180°",
+    "mirrored top-bottom": "上下镜像",
+    "mirrored and rotated 90° counter-clockwise": "镜像并逆时针旋转 90°",
+    "rotated 90° clockwise": "顺时针旋转 90°",
+    "mirrored and rotated 90° clockwise": "镜像并顺时针旋转 90°",
+    "rotated 90° counter-clockwise": "逆时针旋转 90°",
+}
+_ELEMENTS_ZH = {"character": "人物特征", "action / state": "动作状态", "environment": "环境设定", "style": "艺术风格"}
+
+
+def _elements_zh(listed: str) -> str:
+    return "、".join(_ELEMENTS_ZH.get(e.strip(), e.strip()) for e in listed.split(","))
+
+
+def _quoted_list_zh(listed: str) -> str:
+    return "、".join(f"“{w.strip()}”" for w in listed.split(",") if w.strip())
+
+
+_PHRASES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
+    # --- shared -------------------------------------------------------------------------------
+    (r"not measured \(error: [^)]*\)", "未测量(内部错误)"),
+    (r"could not be (?:measured|checked)", "未能检查"),
+    (r"^not measured$", "未测量"),
+    (r"not measured \(", "未测量("),
+    (r"\bunknown length\b", "未知时长"),
+    (r"^unknown$", "未知"),
+    (r"\bUNKNOWN\b", "未知格式"),
+    (r"(\d+) h (\d+) min (\d+) s\b", r"\1 小时 \2 分 \3 s"),
+    (r"(\d+) min (\d+) s\b", r"\1 分 \2 s"),
+    (r"\(digital silence\)", "(数字静音)"),
+    # --- files (studio.py) --------------------------------------------------------------------
+    (r"([\d,]+) characters", r"\1 个字符"),
+    (r"^no image$", "没有图像"),
+    (r"^one portrait photo$", "一张人像照片"),
+    (r"^unreadable$", "无法读取"),
+    (r"^a JPG or PNG photo$", "一张 JPG 或 PNG 照片"),
+    (r"^no audio$", "没有音频"),
+    (r"^a speech recording$", "一段语音录音"),
+    (r"^a WAV or MP3 recording$", "一段 WAV 或 MP3 录音"),
+    # --- image --------------------------------------------------------------------------------
+    (r", (\d+)-bit reduced to 8-bit", r",\1 位已降为 8 位"),
+    (r"; converted from (\S+) to PNG for the model", r";已从 \1 转换为 PNG 供模型使用"),
+    (r"short side at least (\d+) px \(the model's output height\); (\d+) px or more is best",
+     r"短边至少 \1 px(模型输出的高度);\2 px 以上最佳"),
+    (r"^exactly 1 face$", "恰好 1 张人脸"),
+    (r"^(\d+) faces?$", r"\1 张人脸"),
+    (r"([\d.]+) of the width (left|right), ([\d.]+) of the height (above|below) centre",
+     lambda m: f"人脸中心偏{'左' if m[2] == 'left' else '右'} {m[1]} 倍宽度、偏{'上' if m[4] == 'above' else '下'} {m[3]} 倍高度"),
+    (r"≤ ([\d.]+) of the width left/right, ≤ ([\d.]+) of the height above and ≤ ([\d.]+) below the centre",
+     r"左右偏离 ≤ \1 倍宽度,向上 ≤ \2 倍高度,向下 ≤ \3 倍高度"),
+    (r"too far left", "太靠左"),
+    (r"too far right", "太靠右"),
+    (r"too close to the top", "太靠上"),
+    (r"too low", "太靠下"),
+    (r"face is ([\d.]+) of the image height \((\d+) of (\d+) px\)", r"人脸占图像高度的 \1(\3 px 中的 \2 px)"),
+    (r": too small", ":太小"),
+    (r": too large", ":太大"),
+    (r"([\d.]+) – ([\d.]+) of the image height", r"占图像高度的 \1 – \2"),
+    (r"\|yaw\| ≤ (\d+)° \(frontal or slightly turned\)", r"左右转头 ≤ \1°(正面或轻微侧脸)"),
+    (r"no face landmarks found", "未找到面部关键点"),
+    (r"(\d+)° yaw, frontal", r"转头 \1°,正面"),
+    (r"(\d+)° yaw, turned towards image right", r"转头 \1°,朝画面右侧"),
+    (r"(\d+)° yaw, turned towards image left", r"转头 \1°,朝画面左侧"),
+    (r"whole image \(no face\)", "整幅图像(未检测到人脸)"),
+    (r"^face: ", "人脸:"),
+    (r"mean luma (\d+), ([\d.]+%) near black, ([\d.]+%) near white", r"平均亮度 \1,接近全黑 \2,接近全白 \3"),
+    (r"\(too dark\)", "(过暗)"),
+    (r"\(over-exposed\)", "(过曝)"),
+    (r"mean luma (\d+)–(\d+) of 255; ≤ ([\d.]+%) of pixels ≤ (\d+) \(crushed\) or ≥ (\d+) \(blown out\)",
+     r"平均亮度 \1–\2(满值 255);亮度 ≤ \4(死黑)或 ≥ \5(过曝)的像素 ≤ \3"),
+    (r"empty image", "空图像"),
+    (r"image too small", "图像太小"),
+    (r"left/right ratio ([\d.]+), contrast \(luma std\) (\d+)", r"左右亮度比 \1,对比度(亮度标准差)\2"),
+    (r"\(harsh shadow on the left\)", "(左侧有强烈阴影)"),
+    (r"\(harsh shadow on the right\)", "(右侧有强烈阴影)"),
+    (r"\(flat, low contrast\)", "(平淡,对比度低)"),
+    (r"left/right brightness ratio ≤ ([\d.]+); luma standard deviation ≥ (\d+)", r"左右亮度比 ≤ \1;亮度标准差 ≥ \2"),
+    (r"edge sharpness ≥ ([\d.]+) \(Laplacian energy / gradient energy on the face resized to (\d+) px high\)",
+     r"边缘清晰度 ≥ \1(拉普拉斯能量 / 梯度能量,人脸缩放到 \2 px 高)"),
+    (r"edge sharpness ≥ ([\d.]+) \(Laplacian energy / gradient energy on the image resized to (\d+) px high\)",
+     r"边缘清晰度 ≥ \1(拉普拉斯能量 / 梯度能量,整幅图像缩放到 \2 px 高)"),
+    (r"flat or tiny region", "区域过于平坦或太小"),
+    (r"\(blurred\)", "(模糊)"),
+    (r"^upright \(no EXIF rotation\)$", "正立(无 EXIF 旋转)"),
+    (r"^stored upright \(EXIF orientation 1\)$", "按正立方向存储(EXIF 方向 1)"),
+    (r"EXIF orientation (\d+): (.+) automatically",
+     lambda m: f"EXIF 方向 {m[1]}:已自动{_EXIF_ZH.get(m[2], m[2])}"),
+    (r"^opaque$", "不透明"),
+    (r"^transparent background flattened onto white$", "透明背景已填充为白色"),
+    (r"^no transparency$", "无透明区域"),
+    (r"animated (\S+), (\d+) frames", r"动图 \1,共 \2 帧"),
+    (r"^one still photo$", "一张静态照片"),
+    (r"CMYK \(print colours\)", "CMYK(印刷色)"),
+    (r" converted to RGB$", " 已转换为 RGB"),
+    (r"^an RGB photo$", "一张 RGB 照片"),
+    # --- audio --------------------------------------------------------------------------------
+    (r" \(decoded and converted by the app\)", "(应用已解码并转换)"),
+    (r"^(\S+) or (\S+)$", r"\1 或 \2"),
+    (r"^empty \(0 s\)$", "空(0 s)"),
+    (r"at least one clip \(([^)]*)\)", r"至少一个片段(\1)"),
+    (r"longer than 0 s", "长于 0 s"),
+    (r", at most the planned (.+)$", r",最多为计划的 \1"),
+    (r"some speech above (\S+) dBFS; pauses inside the speech ≤ (\S+) s; silence before/after the speech ≤ (\S+) s",
+     r"有高于 \1 dBFS 的语音;语音中的停顿 ≤ \2 s;语音前后的静音 ≤ \3 s"),
+    (r"silent \(loudest moment (.*)\)$", r"静音(最响处 \1)"),
+    (r"longest pause (.+?); (.+?) before and (.+?) after the speech", r"最长停顿 \1;语音前 \2,语音后 \3"),
+    (r"\bno audio\b(?! yet)", "无音频"),
+    (r"(\d+)-bit PCM", r"\1 位 PCM"),
+    (r"(\d+)-bit float", r"\1 位浮点"),
+    (r"8-bit µ-law", "8 位 µ-law"),
+    (r"8-bit A-law", "8 位 A-law"),
+    (r"not applicable \((.+) is compressed\)", r"不适用(\1 为压缩格式)"),
+    (r"^16-bit \(where the format has a bit depth\)$", "16 位(对有位深的格式而言)"),
+    (r"speech RMS ≥ (\S+) dBFS \(measured over speech, not pauses\); the model's audio encoder normalises the level, so louder is not better",
+     r"语音 RMS ≥ \1 dBFS(只统计语音,不含停顿);模型的音频编码器会把音量归一化,音量更大并不更好"),
+    (r"no speech found in the audio", "音频中未找到语音"),
+    (r"no speech found", "未找到语音"),
+    (r"noise floor (.+?), speech (-?[\d.]+) dB above it", r"底噪 \1,语音比它高 \2 dB"),
+    (r"^noise floor ", "底噪 "),
+    (r"speech at least (\S+) dB above the noise floor \(quietest ([\d.]+%) of 20 ms frames\)",
+     r"语音比底噪至少高 \1 dB(底噪取最安静的 \2 的 20 ms 帧)"),
+    (r"([\d.]+%) of samples clipped", r"\1 的采样削波"),
+    (r"≤ ([\d.]+%) of samples at full scale", r"满幅采样 ≤ \1"),
+    (r"^mono$", "单声道"),
+    (r"^stereo$", "立体声"),
+    (r"^(\d+) channels$", r"\1 声道"),
+    (r"\+inf dBFS", "+∞ dBFS"),
+    # --- prompt -------------------------------------------------------------------------------
+    (r"^empty$", "空"),
+    (r"^(\d+) words?$", r"\1 词"),
+    (r"(\d+)–(\d+) words \((\d+)–(\d+) is the guide's advice\)", r"\1–\2 词(指南建议 \3–\4 词)"),
+    (r"^none$", "无"),
+    (r"none of: (.*), …$", lambda m: f"不含以下词:{_quoted_list_zh(m[1])}…"),
+    (r"no opposite pairs \(e\.g\. (.*)\)$",
+     lambda m: "不含相互矛盾的描述(如 " + "、".join(f"“{p.strip()}”" for p in m[1].split(",")) + ")"),
+    (r'"([^"]*)" vs "([^"]*)"', r"“\1” 与 “\2”"),
+    (r"^all four present$", "四个要素齐全"),
+    (r"^missing: (.*)$", lambda m: "缺少:" + _elements_zh(m[1])),
+    (r"^all of: (.*)$", lambda m: "全部包含:" + _elements_zh(m[1])),
+    (r"(\d+) kind\(s\) of invisible control character: ", r"\1 种不可见控制字符:"),
+    (r" and (\d+) more$", r" 等(另有 \1 种)"),
+    (r"^printable text \(tabs and line breaks are fine\)$", "可打印文本(制表符和换行可以)"),
+    # --- consistency --------------------------------------------------------------------------
+    (r"lively prompt vs\. quiet \(< (\S+) dBFS\) and flat \(< (\S+) dB\) audio; calm prompt vs\. loud \(> (\S+) dBFS\) and lively \(> (\S+) dB\) audio",
+     r"活泼的提示词对比安静(< \1 dBFS)且平淡(< \2 dB)的音频;平静的提示词对比响亮(> \3 dBFS)且起伏大(> \4 dB)的音频"),
+    (r"no audio yet", "尚无音频"),
+    (r"the prompt names no tone of voice", "提示词未提到语气"),
+    (r"^prompt: ", "提示词:"),
+    (r"; audio: quiet and flat \(", ";音频:安静且平淡("),
+    (r"; audio: loud and lively \(", ";音频:响亮且起伏大("),
+    (r"; audio: ", ";音频:"),
+    (r"speech (\S+) dBFS, loudness variation ([\d.]+) dB", r"语音 \1 dBFS,音量起伏 \2 dB"),
+    (r"^the number of people in the prompt matches the faces in the image$", "提示词中的人数与图像中的人脸数一致"),
+    (r"no face count from the image", "图像中没有人脸数"),
+    (r"prompt mentions several people", "提示词提到多个人"),
+    (r"prompt describes one person", "提示词描述一个人"),
+    (r"prompt does not say how many people", "提示词未说明人数"),
+    (r"; (\d+) faces? in the image", r";图像中有 \1 张人脸"),
+    # --- leftovers from the rules above: parentheses and separators in Chinese style -----------
+    (r"(?<=[\u4e00-\u9fff]) \(", "("),
+    (r" \(", "("),
+    (r"(?<=[\u4e00-\u9fff]), (?=[\u4e00-\u9fff])", "、"),
+]
+_COMPILED: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(pattern), repl) for pattern, repl in _PHRASES
+]
+
+
+def translate_measure(text: str, lang: str | None) -> str:
+    """A check's ``value`` or ``threshold`` in ``lang`` (numbers, units and quoted words unchanged)."""
+    if _norm(lang) != "zh" or not text:
+        return text
+    out = text
+    for pattern, repl in _COMPILED:
+        out = pattern.sub(repl, out)
+    return out
+
+
 def check_name(check_id: str, lang: str, default: str) -> str:
     if _norm(lang) == "zh" and check_id in CHECKS_ZH:
         return CHECKS_ZH[check_id][0]
@@ -71,7 +261,8 @@ def check_name(check_id: str, lang: str, default: str) -> str:
 
 
 def translate_result(result: CheckResult, lang: str | None) -> CheckResult:
-    """``result`` with its name and fix in ``lang``; ``value`` and ``threshold`` are kept exactly as measured.
+    """``result`` in ``lang``: name and fix from :data:`CHECKS_ZH`, value and threshold through the
+    phrase rules (:func:`translate_measure`), so the Chinese page shows no English.
 
     For Chinese the fix is the check's Chinese generic fix (nothing in English), and stays empty when the check
     passed. Unknown ids and English come back unchanged.
@@ -85,4 +276,10 @@ def translate_result(result: CheckResult, lang: str | None) -> CheckResult:
         new_fix = _INTERNAL_ERROR_ZH
     else:
         new_fix = fix
-    return replace(result, name=name, fix=new_fix)
+    return replace(
+        result,
+        name=name,
+        fix=new_fix,
+        value=translate_measure(result.value, lang),
+        threshold=translate_measure(result.threshold, lang),
+    )
