@@ -175,7 +175,9 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     undo_btn = gr.Button(L("Undo the last fix"), size="sm", elem_id="undo-fix")
                 undo_state = gr.State([])  # [kind, previous path] per fix, newest last
                 fix_msg = gr.Markdown(elem_id="fix-message")
-                preset = gr.Dropdown(label=L("Preset"), choices=preset_choices, value=default_preset)
+                # Any value reaches our settings check, which answers an unknown preset plainly (Gradio's own
+                # choice check would print a traceback); the page offers only the list: nothing can be typed.
+                preset = gr.Dropdown(label=L("Preset"), choices=preset_choices, value=default_preset, allow_custom_value=True, filterable=False)
                 with gr.Accordion(L("Advanced settings (choose the Custom preset to change them)"), open=False) as adv_box:
                     with gr.Row():
                         size = gr.Dropdown(label=L("Size (area, width*height)"), choices=list(SIZES), value=std.size)

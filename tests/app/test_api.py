@@ -108,14 +108,15 @@ def test_bad_settings_get_a_specific_message(client):
     e = GOOD[0]
     with pytest.raises(AppError, match="multiple of 12"):
         client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "custom", json.dumps({"infer_frames": 32}), api_name="/generate")
-    with pytest.raises(AppError, match="ultra is not in the list of choices"):
+    with pytest.raises(AppError, match="Unknown preset 'ultra'"):
         client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "ultra", "", api_name="/check")
 
 
 def test_one_click_audio_fixes_replace_the_input_and_the_check_passes(client):
     quiet = next(e for e in BAD if e.expect == "audio.sample_rate")
     before = {c["id"]: c for c in _check(client, quiet)}
-    assert before["audio.sample_rate"]["level"] == "warning" and before["audio.loudness"]["level"] == "warning"
+    # -24 dBFS speech is not "quiet" since issue 11 (wav2vec2 normalises the level); its noise still warns
+    assert before["audio.sample_rate"]["level"] == "warning" and before["audio.noise"]["level"] == "warning"
 
     fixed, message = client.predict(handle_file(quiet.audio), api_name="/fix_convert")
     assert "16 kHz" in message and "restore" in message  # says plainly up-sampling can't add what 8 kHz lacks

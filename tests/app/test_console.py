@@ -48,6 +48,8 @@ def test_bad_requests_leave_no_traceback_in_the_console(tmp_path):
                                    '{"sample_steps": 99}', api_name="/generate"),  # a bad setting
             lambda: client.predict(GOOD.prompt, handle_file(str(ROOT / "README.md")), handle_file(GOOD.audio), "quick", "",
                                    api_name="/generate"),  # not a picture
+            lambda: client.predict(GOOD.prompt, handle_file(GOOD.image), handle_file(GOOD.audio), "ultra", "",
+                                   api_name="/generate"),  # a preset that doesn't exist
         ]
         for call in bad:
             with pytest.raises(AppError):
