@@ -528,7 +528,8 @@ def check_image_source(image: LoadedImage) -> list[CheckResult]:
     frames = int(getattr(image, "frame_count", 1) or 1)
     if frames > 1:
         fmt = str(image.source_format or "image").upper()
-        notes.append(info(
+        # stays a warning: the model gets one frame, which may not be the picture the user meant
+        notes.append(warning(
             "image.animated", "Animation", f"animated {fmt}, {frames} frames", "one still photo",
             f"Only the first frame of the animated {fmt} is used as the portrait. If that is not the "
             "picture you want, save the frame you want as a JPG or PNG and upload that.",

@@ -123,9 +123,9 @@ class _Insp:
        prompt=st.text(max_size=50))
 def test_input_notes_never_raise(frames, mode, fmt, prompt) -> None:
     for r in input_notes(_Insp(_image(frames, mode, fmt), prompt)):
-        # decoding notes say what was converted for the user: information (issue 11); hidden
-        # characters in the prompt ask the user to retype it: a warning
-        assert r.level == ("warning" if r.id == "prompt.characters" else "info") and r.fix
+        # a colour conversion is information (issue 11); the first frame of an animation may not be
+        # the picture meant, and hidden characters ask the user to retype: warnings
+        assert r.level == ("info" if r.id == "image.colour" else "warning") and r.fix
 
 
 def test_input_notes_edges() -> None:
