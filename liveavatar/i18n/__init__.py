@@ -231,8 +231,8 @@ UI: dict[str, dict[str, str]] = {
         "en": "**You will get** {length}, {w}×{h}, {fps} fps. About {time} to make.",
         "zh": "**将生成**{length},{w}×{h},{fps} fps。预计耗时约 {time}。",
     },
-    "plan_length": {"en": "a {seconds} s video ({clips} clip(s))", "zh": "{seconds} 秒的视频({clips} 个片段)"},
-    "plan_length_from_audio": {"en": "a video as long as the speech", "zh": "与语音等长的视频"},
+    "plan_length": {"en": "{seconds} s of video in {clips} clip(s)", "zh": "{seconds} 秒的视频({clips} 个片段)"},
+    "plan_length_from_audio": {"en": "video as long as the speech", "zh": "与语音等长的视频"},
     "plan_last_clip": {
         "en": " (last clip trimmed to {n} frames to end with the audio)",
         "zh": "(最后一段裁剪为 {n} 帧,与音频同时结束)",
