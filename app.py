@@ -30,6 +30,7 @@ from liveavatar.secret import browser_state_secret  # noqa: E402
 from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
+from liveavatar.vram import offered_presets  # noqa: E402
 from liveavatar.warmup import start_warm_up  # noqa: E402
 from liveavatar.ui.handlers import (  # noqa: E402
     ServiceOptions, Studio, consent_gate, limits_text, result_details, result_summary,
@@ -119,6 +120,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
     choice = choice or choose_backend(options.ckpt_dir, device=options.device)
     studio = Studio(choice, options)
     offered = PRESETS
+    if choice.backend.name != "preview" and studio.card is not None:  # only what fits the card (liveavatar/vram.py)
+        offered = offered_presets(studio.card)
     if on_zero_gpu():  # only what fits one ZeroGPU call at the longest audio this server accepts
         offered = presets_within(ZERO_GPU_SECONDS, audio_seconds=options.limits.max_audio_seconds) or {"quick": PRESETS["quick"]}
     preset_choices = [(L(p.label), p.key) for p in offered.values()] + [(L("Custom (advanced settings)"), CUSTOM)]
@@ -319,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep_hours", type=float, default=_env_float("LIVEAVATAR_KEEP_HOURS", 24), help="how long uploads and results are kept")
     parser.add_argument("--tpp", action="store_true", help="under torchrun: rank 0 serves the app and decodes, the other ranks denoise (pipeline parallel)")
     parser.add_argument("--no_ai_label", action="store_true", help="do not burn the 'AI-generated' mark into videos (self-hosting)")
+    parser.add_argument("--vram_gb", type=float, default=None,
+                        help="plan for a GPU of this many GB (24, 48, 80 …) instead of the one found: picks the memory path and the presets that fit")
     parser.add_argument("--allow_download", action="store_true",
                         help="offer the model-weights download on the page also on a hosted Space (off there by default)")
     args = parser.parse_args(argv)
@@ -328,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         limits=Limits(max_audio_seconds=args.max_audio_seconds), ckpt_dir=args.ckpt_dir, device=args.device,
         max_upload_bytes=int(args.max_upload_mb * 1_000_000),
         allow_download=args.allow_download or not on_hosted_space(),
+        vram_gb=args.vram_gb,
     )
     # On ZeroGPU the GPU exists only inside the decorated call, so CUDA is not visible at start-up.
     device = args.device or ("cuda" if on_zero_gpu() else None)

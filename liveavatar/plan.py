@@ -24,6 +24,20 @@ FP8_PARAMS = 14.05e9            # the blocks' attention projections + FFNs, stor
 FFN_DIM = 13824
 GB = 1e9
 
+# --- per-block figures for the streamed (24 GB) path, counted from shared/reference/dit-keys-full.json ----
+BLOCK_PARAMS = 351_394_304      # one of the 40 `blocks.N.*`: 8 attention projections (26.2 M each),
+                                # ffn.0/ffn.2 (70.8 M each), norms and the modulation table
+BLOCK_FP8_WEIGHTS = 351_272_960  # the weight matrices pipeline/fp8.py converts (BLOCK_LINEARS): 8 × 5120² + 2 × 13824·5120
+BLOCK_FP8_ROWS = 59_904         # their output rows (8 × 5120 + 13824 + 5120): one float32 scale and one bf16 bias each
+NON_BLOCK_PARAMS = 2_239_983_449  # everything outside `blocks.*`: audio_injector 1.888 B (12 injectors + their AdaLN),
+                                # time_projection 0.157 B, casual_audio_encoder 0.095 B, text/time embeddings 0.075 B,
+                                # frame_packer 0.024 B, patch/cond embeddings, head, trainable_cond_mask (16.296 B − 40 blocks)
+LATENT_CHANNELS = 16            # Wan 2.1 VAE z_dim (model-facts.md)
+FRAMES_PER_BLOCK = 3            # latent frames per block (Live Avatar's num_frames_per_block)
+MODULATION_ROWS = 6             # the float32 time projection per token, [B, L, 6, dim] (pipeline/transformer.py)
+RESIDENT_BLOCKS = 2             # streamed path: the block computing + the next one arriving on the copy stream
+HOST_PIN_FRACTION = 0.85        # of the machine's RAM the streamed path may pin (the OS and the app need the rest)
+
 # Arithmetic for the time estimate: ≈ 24 GFLOP per token per step in the blocks' linear layers plus
 # ≈ 13 in attention over a full cache at 704×384 (liveavatar/pipeline/flops.py counts 37.8–38.8).
 FLOP_PER_TOKEN_STEP = 38e9
@@ -86,6 +100,11 @@ class GenerationPlan:
     estimated_seconds: float
     time_basis: str
     notes: list[str] = field(default_factory=list)
+    host_memory_gb: float = 0.0
+    """Host RAM the speed options put there (pinned streamed blocks and KV caches, the text encoder on the CPU)."""
+    host_memory_parts: dict[str, float] = field(default_factory=dict)
+    memory_path: str = "80"
+    """Which card the options are the path for: "80" (plain), "48" (low memory), "24" (streamed); :func:`memory_path`."""
 
     @property
     def video_seconds(self) -> float:
@@ -102,39 +121,100 @@ class GenerationPlan:
         return d
 
 
+def block_bytes(fp8: bool) -> float:
+    """One DiT block's bytes on the device: e4m3 weights + float32 row scales + bf16 biases/norms with FP8,
+    else all bf16."""
+    if fp8:
+        return BLOCK_FP8_WEIGHTS + BLOCK_FP8_ROWS * 4 + (BLOCK_PARAMS - BLOCK_FP8_WEIGHTS) * 2
+    return BLOCK_PARAMS * 2
+
+
+def _kv_bytes(s: GenerationSettings, clip_tokens: int, layers: int) -> float:
+    """K and V (bf16) for ``layers`` layers: one noisy-token cache per denoising step, plus the sink (reference +
+    motion) shared by all steps, or one RoPE'd sink copy per step's cache with static KV buffers."""
+    sinks = s.sample_steps if s.speed.static_kv else 1
+    return layers * 2 * (s.sample_steps * clip_tokens + sinks * SINK_TOKENS) * DIM * 2
+
+
 def _memory_parts(s: GenerationSettings, width: int, height: int, num_clips: int) -> dict[str, float]:
     """Peak GPU memory on one GPU, by part (GB), for our pipeline's layout (as upstream's: one KV cache
     per denoising step), with the speed options' effect: FP8 weights, static KV buffers (a RoPE'd sink
     copy per step's cache) and the text encoder, which sits on the GPU while it encodes the prompt
-    (before the caches exist) unless it stays on the CPU. The total is the larger of the two phases."""
+    (before the caches exist) unless it stays on the CPU. The total is the larger of the two phases.
+
+    The streamed path (``stream_blocks``) keeps :data:`RESIDENT_BLOCKS` blocks and the non-block weights on
+    the GPU, and runs the S blocks in flight at different denoising steps (S = sample steps, timestep
+    forcing in one process) through each layer together: their latents and layer inputs stay on the GPU.
+    With ``offload_kv`` the GPU holds one layer's K/V for those S jobs, double-buffered (the next layer's
+    arrives while this one computes), instead of all 40 layers'."""
+    sp = s.speed
     tokens_per_frame = (height // 16) * (width // 16)
     latent_frames = s.infer_frames // 4
     clip_tokens = latent_frames * tokens_per_frame
-    # one noisy-token cache per denoising step, plus the sink (reference + motion) shared by all steps
-    kv_bytes = NUM_LAYERS * 2 * (s.sample_steps * clip_tokens + SINK_TOKENS) * DIM * 2
-    if s.speed.static_kv:
-        kv_bytes += NUM_LAYERS * 2 * s.sample_steps * SINK_TOKENS * DIM * 2
-    block_tokens = 3 * tokens_per_frame
+    block_tokens = FRAMES_PER_BLOCK * tokens_per_frame
     activations = block_tokens * (FFN_DIM + 4 * DIM) * 2 * 2   # FFN hidden + q/k/v/o, double-buffered
-    weights = (FP8_PARAMS + (DIT_PARAMS - FP8_PARAMS) * 2) if s.speed.fp8 else DIT_PARAMS * 2
-    parts = {
-        WEIGHTS_PART: weights / GB,
-        "KV cache": kv_bytes / GB,
-        "audio encoder + VAE": (WAV2VEC_PARAMS * 2 + VAE_PARAMS * 4) / GB,
-        "activations": activations / GB + 1.0,
-    }
+    weights = (FP8_PARAMS + (DIT_PARAMS - FP8_PARAMS) * 2) if sp.fp8 else DIT_PARAMS * 2
+    parts: dict[str, float] = {}
+    if sp.stream_blocks:
+        parts[BLOCKS_PART] = RESIDENT_BLOCKS * block_bytes(sp.fp8) / GB
+        parts[OTHER_WEIGHTS_PART] = NON_BLOCK_PARAMS * 2 / GB
+    else:
+        parts[WEIGHTS_PART] = weights / GB
+        if s.offload_model:
+            # Blocks move to the GPU as they run; the largest resident piece is one block plus caches.
+            parts[WEIGHTS_PART] = weights / GB / NUM_LAYERS * 2
+    if sp.offload_kv:
+        parts[KV_LAYER_PART] = 2 * _kv_bytes(s, clip_tokens, 1) / GB
+    else:
+        parts[KV_PART] = _kv_bytes(s, clip_tokens, NUM_LAYERS) / GB
+    parts["audio encoder + VAE"] = (WAV2VEC_PARAMS * 2 + VAE_PARAMS * 4) / GB
+    if sp.stream_blocks:
+        latents = s.sample_steps * LATENT_CHANNELS * FRAMES_PER_BLOCK * (height // 8) * (width // 8) * 4
+        layer_inputs = s.sample_steps * block_tokens * (1 + MODULATION_ROWS) * DIM * 4  # float32 residual + modulation
+        parts[IN_FLIGHT_PART] = (latents + layer_inputs) / GB
+    parts["activations"] = activations / GB + 1.0
     frames = s.infer_frames if s.online_decode else s.infer_frames * max(num_clips, 1)
     parts["VAE decode"] = 1.5 + frames * width * height * 3 * 4 / GB
-    if s.offload_model:
-        # Blocks move to the GPU as they run; the largest resident piece is one block plus caches.
-        parts[WEIGHTS_PART] = weights / GB / NUM_LAYERS * 2
-    parts[TEXT_PART] = 0.0 if s.speed.text_encoder_on_cpu else T5_PARAMS * 2 / GB
+    parts[TEXT_PART] = 0.0 if sp.text_encoder_on_cpu else T5_PARAMS * 2 / GB
+    return {k: round(v, 2) for k, v in parts.items()}
+
+
+def _host_parts(s: GenerationSettings, width: int, height: int) -> dict[str, float]:
+    """Host (CPU RAM) memory the options put there, by part (GB): the pinned block weights (streamed path),
+    the pinned per-step KV caches (``offload_kv``) and the text encoder kept on the CPU."""
+    sp = s.speed
+    clip_tokens = (s.infer_frames // 4) * (height // 16) * (width // 16)
+    parts: dict[str, float] = {}
+    if sp.stream_blocks:
+        parts[HOST_BLOCKS_PART] = NUM_LAYERS * block_bytes(sp.fp8) / GB
+    if sp.offload_kv:
+        parts[HOST_KV_PART] = _kv_bytes(s, clip_tokens, NUM_LAYERS) / GB
+    if sp.text_encoder_on_cpu:
+        parts[HOST_TEXT_PART] = T5_PARAMS * 2 / GB
     return {k: round(v, 2) for k, v in parts.items()}
 
 
 WEIGHTS_PART = "DiT weights"
 TEXT_PART = "text encoder (while encoding the prompt)"
-RUN_PARTS = ("KV cache", "activations", "VAE decode")
+KV_PART = "KV cache"
+BLOCKS_PART = "DiT blocks (2 of 40 resident, streamed)"
+OTHER_WEIGHTS_PART = "DiT non-block weights (embeddings, audio injector, head)"
+KV_LAYER_PART = "KV cache (one layer, double-buffered)"
+IN_FLIGHT_PART = "blocks in flight (latents + layer inputs)"
+HOST_BLOCKS_PART = "DiT blocks (pinned host memory)"
+HOST_KV_PART = "KV caches (pinned host memory)"
+HOST_TEXT_PART = "text encoder (CPU)"
+RUN_PARTS = (KV_PART, KV_LAYER_PART, IN_FLIGHT_PART, "activations", "VAE decode")
+
+
+def memory_path(speed: Any) -> str:
+    """The card size a set of speed options is the path for: "24" (blocks streamed from host memory),
+    "48" (FP8 blocks, text encoder on the CPU) or "80" (everything else on the GPU)."""
+    if speed.stream_blocks:
+        return "24"
+    if speed.fp8 and speed.text_encoder_on_cpu:
+        return "48"
+    return "80"
 
 
 def peak_memory(parts: dict[str, float]) -> float:
@@ -191,6 +271,7 @@ def make_plan(
         video_frames = num_clips * fpc
     last = video_frames - (num_clips - 1) * fpc
     parts = _memory_parts(settings, width, height, num_clips)
+    host = _host_parts(settings, width, height)
     tokens = (height // 16) * (width // 16) * (fpc // 4) * num_clips
     if backend == "preview":
         est = 1.0 + video_frames * width * height / PREVIEW_PIXELS_PER_SECOND
@@ -217,4 +298,7 @@ def make_plan(
         estimated_seconds=round(est, 1),
         time_basis=basis,
         notes=notes,
+        host_memory_gb=round(sum(host.values()), 1),
+        host_memory_parts=host,
+        memory_path=memory_path(settings.speed),
     )

@@ -15,6 +15,7 @@ from liveavatar.checks.result import CheckResult
 from liveavatar.i18n import badge, t, translate_result, translate_text
 from liveavatar.plan import FSDP_NOTE, GenerationPlan
 from liveavatar.presets import PRESETS, Preset
+from liveavatar.vram import Card, Fit, fit_plan, preset_fits
 
 #: Checks that say an input is missing: before it is given they are steps still to do, not errors
 #: (a page that has nothing uploaded yet shows no red).
@@ -80,9 +81,10 @@ def fmt_seconds(s: float, lang: str = "en") -> str:
     return t("n_hours", lang, n=f"{s / 3600:.1f}")
 
 
-def plan_summary(plan: GenerationPlan, lang: str = "en") -> str:
+def plan_summary(plan: GenerationPlan, lang: str = "en", card: Card | None = None) -> str:
     """The first layer of the plan: what the video will be and how long it takes, plus the notes
-    that change what the user gets (part of the audio unused, fewer clips than asked)."""
+    that change what the user gets (part of the audio unused, fewer clips than asked) and, for a known
+    card, that the run doesn't fit it."""
     if plan.audio_seconds is None:
         length = t("plan_length_from_audio", lang)
     else:
@@ -90,7 +92,53 @@ def plan_summary(plan: GenerationPlan, lang: str = "en") -> str:
     lines = [t("plan_you_get", lang, length=length, w=plan.width, h=plan.height, fps=plan.fps,
                time=fmt_seconds(plan.estimated_seconds, lang))]
     lines += [f"- {translate_text(n, lang)}" for n in plan.notes if _user_note(n)]
+    if card is not None and plan.backend != "preview":
+        f = fit_plan(plan, card)
+        if not f.fits:
+            lines.append(f"- {_needs(f, lang)}")
     return "\n".join(lines)
+
+
+def _gb(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _needs(f: Fit, lang: str) -> str:
+    gpu, key, host = f.need()
+    ram = t("ram_unknown", lang) if f.card.host_gb is None else f"{f.card.host_gb:.0f} GB"
+    return t("card_needs", lang, card=Fit.card_gb_for(gpu), path=key, gpu=_gb(gpu), host=_gb(host), ram=ram)
+
+
+def memory_lines(plan: GenerationPlan, card: Card | None, lang: str = "en") -> list[str]:
+    """The plan's memory path, its host memory and, for a known card (the one found, or ``--vram_gb``),
+    whether this run and each preset fit it."""
+    lines = [f"- **{t('plan_memory_path', lang)}:** {t('path_' + plan.memory_path, lang)}"]
+    if plan.host_memory_parts:
+        parts = ", ".join(f"{translate_text(k, lang)} {v:.1f}" for k, v in plan.host_memory_parts.items())
+        lines.append(f"- **{t('plan_host_memory', lang)}:** ~{plan.host_memory_gb:.0f} GB ({parts} GB)")
+    if card is None:
+        return lines
+    ram = t("ram_unknown", lang) if card.host_gb is None else f"{card.host_gb:.0f} GB"
+    head = t("card_figures", lang, name=f"`{card.name}`", total=f"{card.total_gb:.1f}", budget=_gb(card.budget_gb),
+             path=card.path.key, ram=ram)
+    f = fit_plan(plan, card)
+    if f.fits:
+        gpu, host = f.figures[f.path.key]
+        run = t("card_fits", lang, path=f.path.key, gpu=_gb(gpu), host=_gb(host))
+    else:
+        run = _needs(f, lang)
+    lines.append(f"- **{t('plan_card', lang)}:** {head}; {run}")
+    items = []
+    for key, pf in preset_fits(card).items():
+        name = t(f"preset_{key.replace('-', '_')}", lang)
+        if pf.fits:
+            gpu, _ = pf.figures[pf.path.key]
+            items.append(t("preset_fits_on", lang, preset=name, path=pf.path.key, gpu=_gb(gpu)))
+        else:
+            gpu, path, host = pf.need()
+            items.append(t("preset_needs", lang, preset=name, card=Fit.card_gb_for(gpu), path=path, host=_gb(host)))
+    lines.append(f"- **{t('plan_presets_card', lang)}:** " + "; ".join(items))
+    return lines
 
 
 def _user_note(note: str) -> bool:
@@ -99,8 +147,10 @@ def _user_note(note: str) -> bool:
     return note.startswith("The audio is ")
 
 
-def plan_details(plan: GenerationPlan, backend_reason: str, preset: Preset | None = None, lang: str = "en") -> str:
-    """The second layer: sampling settings, the memory arithmetic, speed options and every note."""
+def plan_details(plan: GenerationPlan, backend_reason: str, preset: Preset | None = None, lang: str = "en",
+                 card: Card | None = None) -> str:
+    """The second layer: sampling settings, the memory arithmetic (GPU part by part, the memory path, host
+    memory, and the card's fit when one is known), speed options and every note."""
     s = plan.settings
     on_off = {True: t("on", lang), False: t("off", lang)}
     clips = f"{plan.num_clips} × {plan.frames_per_clip}"
@@ -120,6 +170,7 @@ def plan_details(plan: GenerationPlan, backend_reason: str, preset: Preset | Non
         f"- **{t('plan_speed', lang)}:** {', '.join(s.speed.enabled()) or t('plan_speed_plain', lang)}",
         f"- **{t('plan_expected_time', lang)}:** ~{fmt_seconds(plan.estimated_seconds, lang)} ({translate_text(plan.time_basis, lang)})",
         f"- **{t('plan_gpu_memory', lang)}:** ~{plan.gpu_memory_gb:.0f} GB ({parts} GB); DiT bf16 = 32.6 GB, FP8 = 18.6 GB",
+        *memory_lines(plan, card, lang),
         f"- **{t('plan_multi_gpu', lang)}:** {translate_text(preset.guide_figures, lang) if preset else '—'}. "
         f"{translate_text(FSDP_NOTE, lang)}",
     ]

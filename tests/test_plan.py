@@ -92,3 +92,51 @@ def test_options_the_device_cannot_use_are_dropped_with_the_reason():
     assert any("efficient attention kernel is off" in n for n in plan.notes)
     preview = make_plan(s, image_size=(1000, 500), audio_seconds=30.0)
     assert any("the CPU preview ignores them" in n for n in preview.notes)
+
+
+# ------------------------------------------------------------------ the 24 GB path (issue 12)
+STREAM_PARTS = ("DiT blocks (2 of 40 resident, streamed)", "DiT non-block weights (embeddings, audio injector, head)",
+                "KV cache (one layer, double-buffered)", "blocks in flight (latents + layer inputs)", "activations",
+                "audio encoder + VAE", "VAE decode", "text encoder (while encoding the prompt)")
+
+
+def _preset_plan(key: str, speed: SpeedOptions):
+    s = dataclasses.replace(PRESETS[key].settings, speed=speed)
+    return make_plan(s, image_size=None, audio_seconds=None, backend="liveavatar")
+
+
+def test_the_24_gb_path_plans_quick_within_22_gb_part_by_part():
+    plan = _preset_plan("quick", SpeedOptions.card_24gb())
+    assert plan.memory_path == "24"
+    assert set(plan.gpu_memory_parts) == set(STREAM_PARTS)
+    assert plan.gpu_memory_gb <= 22, plan.gpu_memory_parts
+    assert "DiT weights" not in plan.gpu_memory_parts and "KV cache" not in plan.gpu_memory_parts
+    parts = plan.gpu_memory_parts
+    assert parts["DiT blocks (2 of 40 resident, streamed)"] == pytest.approx(0.70, abs=0.01)  # 2 × 351.8 MB in FP8
+    assert parts["DiT non-block weights (embeddings, audio injector, head)"] == pytest.approx(4.48, abs=0.01)
+    assert parts["text encoder (while encoding the prompt)"] == 0
+    # the streamed path moves the block weights, the caches and the text encoder to host memory
+    assert plan.host_memory_parts == {"DiT blocks (pinned host memory)": pytest.approx(14.07, abs=0.01),
+                                      "KV caches (pinned host memory)": pytest.approx(10.79, abs=0.01),
+                                      "text encoder (CPU)": pytest.approx(11.36, abs=0.01)}
+    # the host's KV is the GPU's KV of the 48 GB path: nothing is dropped, only moved
+    assert plan.host_memory_parts["KV caches (pinned host memory)"] == _preset_plan("quick", SpeedOptions.low_memory()).gpu_memory_parts["KV cache"]
+
+
+def test_each_streamed_part_follows_its_option():
+    blocks_only = _preset_plan("quick", dataclasses.replace(SpeedOptions.low_memory(), stream_blocks=True))
+    assert "KV cache" in blocks_only.gpu_memory_parts and "DiT blocks (2 of 40 resident, streamed)" in blocks_only.gpu_memory_parts
+    kv_only = _preset_plan("quick", dataclasses.replace(SpeedOptions.low_memory(), offload_kv=True))
+    assert "DiT weights" in kv_only.gpu_memory_parts and "KV cache (one layer, double-buffered)" in kv_only.gpu_memory_parts
+    bf16 = _preset_plan("quick", dataclasses.replace(SpeedOptions.card_24gb(), fp8=False))
+    assert bf16.gpu_memory_parts["DiT blocks (2 of 40 resident, streamed)"] == pytest.approx(1.41, abs=0.01)
+    assert bf16.host_memory_parts["DiT blocks (pinned host memory)"] == pytest.approx(28.1, abs=0.1)
+
+
+def test_larger_presets_need_more_than_a_24_gb_card_on_the_faster_paths():
+    for key in ("standard", "high-quality"):
+        assert _preset_plan(key, SpeedOptions.low_memory()).gpu_memory_gb > 24
+        streamed = _preset_plan(key, SpeedOptions.card_24gb())
+        assert streamed.gpu_memory_gb <= 22  # the GPU figure fits; host memory is what they need
+        assert streamed.host_memory_gb > 60, streamed.host_memory_parts
+    assert _preset_plan("quick", SpeedOptions.card_24gb()).host_memory_gb < 40

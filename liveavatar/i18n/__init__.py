@@ -347,6 +347,27 @@ UI: dict[str, dict[str, str]] = {
     "undone": {"en": "Undone: the input is back as it was before the fix.", "zh": "已撤销:输入已恢复为修复前的样子。"},
     "audio_unreadable": {"en": "The audio could not be read.", "zh": "无法读取该音频。"},
     "example_bad": {"en": "{name} (bad example)", "zh": "{name}(反例)"},
+    # memory paths and the card's fit (report.memory_lines)
+    "plan_memory_path": {"en": "Memory path", "zh": "显存方案"},
+    "path_80": {"en": "80 GB path: bf16 weights, everything on the GPU", "zh": "80 GB 方案:bf16 权重,全部放在 GPU 上"},
+    "path_48": {"en": "48 GB path: FP8 blocks, text encoder on the CPU", "zh": "48 GB 方案:FP8 块,文本编码器放在 CPU 上"},
+    "path_24": {"en": "24 GB path: FP8 blocks streamed from host memory, KV caches on the host",
+                "zh": "24 GB 方案:FP8 块从主机内存流式载入,KV 缓存放在主机内存"},
+    "plan_host_memory": {"en": "Host memory (RAM)", "zh": "主机内存"},
+    "plan_card": {"en": "This card", "zh": "本显卡"},
+    "card_figures": {"en": "{name}, {total} GB ({budget} GB for the plan, the {path} GB class), RAM {ram}",
+                     "zh": "{name},{total} GB(计划可用 {budget} GB,属于 {path} GB 级别),内存 {ram}"},
+    "card_fits": {"en": "this run takes the {path} GB path: {gpu} GB on the GPU, {host} GB of host memory",
+                  "zh": "本次运行采用 {path} GB 方案:显存 {gpu} GB,主机内存 {host} GB"},
+    "card_needs": {"en": "This run does not fit this card: it needs a {card} GB card ({path} GB path, {gpu} GB planned) "
+                         "and {host} GB of host memory (this machine: {ram}).",
+                   "zh": "本次运行超出本显卡的容量:需要 {card} GB 的显卡({path} GB 方案,计划 {gpu} GB)"
+                         "以及 {host} GB 主机内存(本机:{ram})。"},
+    "ram_unknown": {"en": "unknown", "zh": "未知"},
+    "plan_presets_card": {"en": "Presets on this card", "zh": "本显卡可用的预设"},
+    "preset_fits_on": {"en": "{preset}: fits, {path} GB path, {gpu} GB", "zh": "{preset}:可运行,{path} GB 方案,{gpu} GB"},
+    "preset_needs": {"en": "{preset}: needs a {card} GB card ({path} GB path) and {host} GB of host memory",
+                     "zh": "{preset}:需要 {card} GB 显卡({path} GB 方案)和 {host} GB 主机内存"},
 }
 
 #: The bundled examples' names (examples/examples.json) in Chinese.
@@ -389,6 +410,13 @@ TEXT_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(en, re.S), zh) for en,
     (r"activations", "激活"),
     (r"VAE decode", "VAE 解码"),
     (r"text encoder \(while encoding the prompt\)", "文本编码器(编码提示词时)"),
+    (r"DiT blocks \(2 of 40 resident, streamed\)", "DiT 块(40 块中常驻 2 块,流式载入)"),
+    (r"DiT non-block weights \(embeddings, audio injector, head\)", "DiT 非块权重(嵌入层、音频注入器、输出头)"),
+    (r"KV cache \(one layer, double-buffered\)", "KV 缓存(单层,双缓冲)"),
+    (r"blocks in flight \(latents \+ layer inputs\)", "在途块(潜变量 + 层输入)"),
+    (r"DiT blocks \(pinned host memory\)", "DiT 块(锁页主机内存)"),
+    (r"KV caches \(pinned host memory\)", "KV 缓存(锁页主机内存)"),
+    (r"text encoder \(CPU\)", "文本编码器(CPU)"),
     (r"([\d–]+) GB per GPU, ([\d–]+) min \(guide's figures\)", r"每卡 \g<1> GB,\g<2> 分钟(指南数据)"),
     (r"needs 5 × 80 GB GPUs, 2–3 h \(guide's figures\)", "需要 5 张 80 GB GPU,2–3 小时(指南数据)"),
     (r"Multi-GPU \(FSDP, from the guide\): 21\.48 GB per GPU at load \+ 4\.17 GB to unshard = 25\.65 GB per GPU, "

@@ -38,6 +38,7 @@ from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
 from liveavatar.ui.errors import UserError, bug_error
+from liveavatar.vram import Card, card_for, fit, read_card
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class ServiceOptions:
     """Largest single upload; Gradio refuses a bigger file before storing it (``launch(max_file_size=...)``)."""
     allow_download: bool = True
     """Offer the model-weights download on the page (off on a hosted Space unless ``--allow_download``)."""
+    vram_gb: float | None = None
+    """Plan for a card of this many GB (``--vram_gb``) instead of the one found (liveavatar/vram.py)."""
 
 
 def limits_text(options: ServiceOptions, lang: str = "en") -> str:
@@ -88,6 +91,14 @@ class Studio:
         self.store = OutputStore(options.output_dir / "jobs", ttl_seconds=options.keep_hours * 3600)
         self._jobs: dict[str, threading.Event] = {}
         self._jobs_lock = threading.Lock()
+        self.card = studio_card(choice, options)
+
+    def _on_card(self, settings, insp):
+        """On the model backend with a known card: the settings with the fastest memory path that fits it."""
+        if self.card is None or self.choice.backend.name == "preview":
+            return settings
+        return fit(settings, self.card, image_size=insp.image_size,
+                   audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None).settings
 
     # --- visitors -------------------------------------------------------------------------
     @staticmethod
@@ -117,7 +128,7 @@ class Studio:
     def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
         settings = resolve_settings(preset, advanced)
         insp = self.cache.inspect(prompt, image, audio)
-        return insp, check_inputs(insp, settings, self.choice)
+        return insp, check_inputs(insp, self._on_card(settings, insp), self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
         """The checklist as JSON: a list of {id, name, level, value, threshold, fix}."""
@@ -144,9 +155,9 @@ class Studio:
         if insp.image is not None:
             crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
             overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
-        return (checklist_html(report.results, lang), overlay, plan_summary(report.plan, lang),
+        return (checklist_html(report.results, lang), overlay, plan_summary(report.plan, lang, self.card),
                 checklist_table_html(report.results, lang),
-                plan_details(report.plan, self.choice.reason, preset_for(preset), lang))
+                plan_details(report.plan, self.choice.reason, preset_for(preset), lang, card=self.card))
 
     # --- generation -------------------------------------------------------------------------
     def generate_api(
@@ -175,6 +186,7 @@ class Studio:
         try:
             settings = resolve_settings(preset, advanced)
             insp = self.cache.inspect(prompt, image, audio)
+            settings = self._on_card(settings, insp)
             plan = plan_for(insp, settings, self.choice)
             owner = self.visitor_for(visitor, request)
             self.cleanup()
@@ -236,7 +248,7 @@ class Studio:
                 if self._jobs.get(session) is cancel:
                     del self._jobs[session]
 
-    def stop(self, lang: str = "en", request: gr.Request | None = None) -> str:
+    def stop(self, request: gr.Request | None = None, lang: str = "en") -> str:
         """Ends this visitor's running job within one block; what was finished is saved and returned."""
         session = getattr(request, "session_hash", None)
         with self._jobs_lock:
@@ -406,6 +418,21 @@ class Studio:
 
 
 UNDO_DEPTH = 10
+
+
+def studio_card(choice: BackendChoice, options: ServiceOptions) -> Card | None:
+    """The card the plan is for: ``--vram_gb`` when given; else, on the single-process model backend on
+    CUDA, the card found (``torch.cuda.mem_get_info``); else none (the preview needs no torch)."""
+    if options.vram_gb:
+        return card_for(options.vram_gb)
+    backend = choice.backend
+    if backend.name == "preview" or getattr(backend, "world", None):  # the TPP chain spreads over its ranks
+        return None
+    try:
+        return read_card(getattr(backend, "device", None))
+    except Exception:  # a card that can't be read leaves the plan as before, never a failed start
+        log.exception("could not read the GPU's memory")
+        return None
 
 
 def push_undo(undo: list | None, kind: str, previous: str) -> list:
