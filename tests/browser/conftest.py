@@ -47,15 +47,21 @@ def app_server(chromium_path, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path):
+def playwright(chromium_path):
+    """One Playwright driver for the session: its sync API refuses a second one started inside it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, chromium_path):
+    b = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 @pytest.fixture
