@@ -50,7 +50,8 @@ def checklist_html(results: list[CheckResult], lang: str = "en") -> str:
         items.append(f"<li class='la-item la-{level}' data-check='{html.escape(r.id)}'>"
                      f"<b>{html.escape(tr.name)}</b>{fix}</li>")
     passed = sum(r.level in ("ok", "info") for r in results)
-    tail = f"<p class='la-passed'><small>{html.escape(t('checks_passed', lang, n=passed))}</small></p>" if passed else ""
+    passed_key = "checks_passed" if items else "checks_passed_all"
+    tail = f"<p class='la-passed'><small>{html.escape(t(passed_key, lang, n=passed))}</small></p>" if passed else ""
     listing = f"<ul class='la-actions'>{''.join(items)}</ul>" if items else ""
     return f"<p class='la-verdict {cls}'><b>{html.escape(head)}</b></p>{listing}{tail}"
 

@@ -194,6 +194,7 @@ UI: dict[str, dict[str, str]] = {
         "zh": "可以生成。还有 {n} 处可以让视频更好:",
     },
     "checks_passed": {"en": "{n} other checks passed.", "zh": "其余 {n} 项检查均已通过。"},
+    "checks_passed_all": {"en": "All {n} checks passed.", "zh": "全部 {n} 项检查均已通过。"},
     "verdict_problems": {
         "en": "{n} problem(s) must be fixed before generating",
         "zh": "生成前必须解决 {n} 个问题",
