@@ -130,6 +130,7 @@ def test_user_journey(page, app_server):
     wait_text(page, "#plan-details", "Speed options")
     wait_text(page, "#checks-table", "Measured")
     wait_text(page, "#checklist", "Ready to generate")
+    shot(page, "07-engineers")
 
     page.get_by_role("button", name="Generate", exact=True).click()
     page.wait_for_function(VIDEO_PLAYING, timeout=60_000)
