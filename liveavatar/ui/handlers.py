@@ -308,7 +308,8 @@ class Studio:
         now = report.plan.width * report.plan.height
         box = crop_keeping_size(insp.image.width, insp.image.height, insp.face.box, report.plan.width / report.plan.height,
                                 lambda w, h: _area(fit_size(w, h, target)) >= now)
-        if box is None:
+        if box is None or (box[2] - box[0], box[3] - box[1]) == (insp.image.width, insp.image.height):
+            # only the whole photo keeps the planned size: there is nothing to cut away
             message = t("crop_would_shrink", lang, w=report.plan.width, h=report.plan.height)
             return gr.update(), message, undo or []
         path = crop_to_box(insp.image, box, self._fix_dir())
