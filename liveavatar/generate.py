@@ -3,7 +3,7 @@
     python -m liveavatar.generate --ckpt_dir ckpt --load_lora --lora_path_dmd Quark-Vision/Live-Avatar \\
         --prompt "..." --image portrait.jpg --audio speech.wav --size 704*384 --num_clip 10 \\
         --sample_steps 4 --infer_frames 48 --enable_online_decode --offload_model True \\
-        --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview]
+        --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview] [--low_memory | --vram_24gb]
 
 The same checks as the app run first; a problem stops with its fix and exit code 2.
 """
@@ -57,12 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--static_kv", action="store_true", help="fixed-shape KV-cache buffers")
     speed.add_argument("--overlap_decode", action="store_true", help="decode a clip while the next one denoises")
     speed.add_argument("--t5_cpu", action="store_true", dest="text_encoder_on_cpu", help="encode the prompt on the CPU")
+    speed.add_argument("--stream_blocks", action="store_true",
+                       help="DiT layer weights in host memory, streamed to the GPU layer by layer (~2 resident)")
+    speed.add_argument("--offload_kv", action="store_true", help="KV caches in host memory, streamed per layer")
     speed.add_argument("--low_memory", action="store_true", help="the 48 GB path: --fp8 --t5_cpu")
+    speed.add_argument("--vram_24gb", action="store_true",
+                       help="the 24 GB path: --fp8 --t5_cpu --stream_blocks --offload_kv")
     return p
 
 
 def speed_options(args: argparse.Namespace) -> SpeedOptions:
     opts = SpeedOptions(**{name: getattr(args, name) for name in SpeedOptions.names()})
+    if args.vram_24gb:
+        return opts.with_24gb()
     return opts.with_low_memory() if args.low_memory else opts
 
 

@@ -33,6 +33,12 @@ class SpeedOptions:
     static_kv: bool = False
     overlap_decode: bool = False
     text_encoder_on_cpu: bool = False
+    stream_blocks: bool = False
+    """DiT block weights live in (pinned) host memory; each layer is copied in on a side stream while the
+    previous one computes (~2 blocks resident), and the S blocks in flight at different denoising steps
+    all pass through a layer while its weights are on the device (timestep forcing in one process)."""
+    offload_kv: bool = False
+    """The per-step KV caches live in (pinned) host memory and are streamed per layer like the weights."""
 
     # ------------------------------------------------------------------ values
     @classmethod
@@ -48,12 +54,20 @@ class SpeedOptions:
         """These options plus the 48 GB path's two (the JSON's and the CLI's ``low_memory``)."""
         return replace(self, fp8=True, text_encoder_on_cpu=True)
 
+    @classmethod
+    def card_24gb(cls) -> "SpeedOptions":
+        """The 24 GB path: the 48 GB path plus streamed block weights and KV caches off the GPU."""
+        return cls().with_24gb()
+
+    def with_24gb(self) -> "SpeedOptions":
+        return replace(self.with_low_memory(), stream_blocks=True, offload_kv=True)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def load_key(self) -> tuple[bool, bool, bool]:
+    def load_key(self) -> tuple[bool, bool, bool, bool]:
         """The options baked into a loaded model; a change means loading again."""
-        return (self.fp8, self.torch_compile, self.cuda_graphs)
+        return (self.fp8, self.torch_compile, self.cuda_graphs, self.stream_blocks)
 
     def validate(self) -> "SpeedOptions":
         if self.attention not in ATTENTION_KERNELS:
@@ -74,10 +88,20 @@ class SpeedOptions:
         a compiled block (they capture the compiled step); compiling needs a C compiler on the CPU and
         Triton on a GPU; FP8 matmuls need compute capability 8.9+ on a GPU (torch runs them on the
         CPU too, slowly, which is what the CPU tests use); flash/efficient/cuDNN kernels exist only
-        for some devices and dtypes.
+        for some devices and dtypes. Streamed block weights rule out compiling and CUDA graphs, and KV
+        caches in host memory rule out the static KV layout (both said with the reason).
         """
         opts, why = self, []
         is_cuda = str(device).startswith("cuda")
+        if opts.stream_blocks and (opts.torch_compile or opts.cuda_graphs):
+            opts = replace(opts, torch_compile=False, cuda_graphs=False)
+            why.append("torch.compile and CUDA graphs are off with streamed block weights: every layer's weights "
+                       "land at new addresses each time they are copied in, which a captured graph can't follow "
+                       "and a compiled block would keep re-checking.")
+        if opts.offload_kv and opts.static_kv:
+            opts = replace(opts, static_kv=False)
+            why.append("Static KV buffers are off with KV caches in host memory: each layer's cache is copied in "
+                       "for its attention, so there is no fixed device buffer to keep.")
         if opts.cuda_graphs and not is_cuda:
             opts = replace(opts, cuda_graphs=False)
             why.append("CUDA graphs are off: they need a CUDA GPU.")

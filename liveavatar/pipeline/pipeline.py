@@ -80,8 +80,17 @@ def prepare_transformer(model: CausalS2VTransformer, speed: SpeedOptions, device
     """Put the DiT where it runs with the load-time speed options applied: FP8 block linears (converted
     on the device, block by block) and ``torch.compile`` of each block (CUDA graphs through the
     compiler's ``reduce-overhead`` mode, which captures the fixed-shape block step once and replays it).
-    Compiling in place keeps the state-dict keys."""
-    if speed.fp8:
+    Compiling in place keeps the state-dict keys.
+
+    ``stream_blocks``: the 40 layers' weights (FP8 or ``dtype``) stay in host memory and are copied in
+    around each use (:func:`liveavatar.pipeline.streaming.stream_transformer_`); only the rest of the
+    DiT moves to ``device``. On the meta device (the random pipeline's shapes-only build) there is no
+    host memory to stream from: the caller attaches the streamer after materialising."""
+    if speed.stream_blocks and torch.device(device).type != "meta":
+        from liveavatar.pipeline.streaming import stream_transformer_
+
+        stream_transformer_(model, device, dtype, fp8=speed.fp8)
+    elif speed.fp8:
         to_device_with_fp8_blocks(model, device, dtype)
     else:
         model.to(device=device, dtype=dtype)
@@ -97,6 +106,38 @@ def prepare_transformer(model: CausalS2VTransformer, speed: SpeedOptions, device
         for block in model.blocks:
             block.compile(mode=mode)
     return model
+
+
+@dataclass
+class _BlockWork:
+    """What a block loop needs from :meth:`LiveAvatarPipeline._clips`."""
+
+    context: torch.Tensor
+    audio: torch.Tensor
+    caches: list[KVCache]
+    steps: int
+    seed: int
+    lat_t: int
+    lat_h: int
+    lat_w: int
+    num_blocks: int
+    num_clips: int
+    attention: str
+    cancel: threading.Event | None
+    on_step: Callable[[int, int, int, int], None] | None
+
+
+@dataclass
+class _Job:
+    """A block in flight in the amortised schedule: its latents after ``step`` steps."""
+
+    k: int  # absolute block index
+    r: int
+    b: int
+    x: torch.Tensor
+    audio: torch.Tensor
+    shifts: list[int]
+    step: int = 0
 
 
 class PipelineError(RuntimeError):
@@ -281,15 +322,23 @@ class LiveAvatarPipeline:
         return context, audio, ref_latents, motion_latents, history
 
     def prefilled_caches(self, count: int, ref_latents: torch.Tensor, motion_latents: torch.Tensor,
-                         context: torch.Tensor, lat_t: int, static: bool = False) -> list[KVCache]:
+                         context: torch.Tensor, lat_t: int, static: bool = False,
+                         offload: bool = False) -> list[KVCache]:
         """``count`` per-step KV caches sharing one sink, prefilled once at t = 0 (``static``: each in
-        the fixed-shape layout of :meth:`KVCache.make_static`)."""
+        the fixed-shape layout of :meth:`KVCache.make_static`; ``offload``: in host memory, pinned on
+        CUDA, for :class:`~liveavatar.pipeline.streaming.KVStreamer`)."""
         _, _, _, lat_h, lat_w = ref_latents.shape
-        caches = [KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=self.device)
+        where = "cpu" if offload else self.device
+        caches = [KVCache.allocate(self.config, 1, lat_t, lat_h, lat_w, dtype=self.dtype, device=where)
                   for _ in range(count)]
         self.transformer.prefill_sink(ref_latents, motion_latents, context, caches[0])
         for cache in caches[1:]:
             cache.share_sink_from(caches[0])
+        if offload:
+            from liveavatar.pipeline.streaming import offload_caches_
+
+            offload_caches_(caches, pin=self.device.type == "cuda")
+            return caches
         if static:
             for cache in caches:
                 cache.make_static()
@@ -370,38 +419,28 @@ class LiveAvatarPipeline:
         lat_t = frames_per_clip // 4
         num_blocks = lat_t // fpb
         _, _, _, lat_h, lat_w = ref_latents.shape
-        caches = self.prefilled_caches(steps, ref_latents, motion_latents, context, lat_t, static=speed.static_kv)
-        scheduler = make_scheduler(steps, device=self.device)
-        timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
-        rope_rng = random.Random(seed)
+        amortised = speed.stream_blocks or speed.offload_kv
+        caches = self.prefilled_caches(steps, ref_latents, motion_latents, context, lat_t,
+                                       static=speed.static_kv and not speed.offload_kv, offload=speed.offload_kv)
         pending: list[tuple[int, torch.Tensor, float]] = []
         decoding: list[Future[ClipOutput]] = []  # overlap: clips being decoded beside the denoising, in order
+        work = _BlockWork(context, audio, caches, steps, seed, lat_t, lat_h, lat_w, num_blocks, num_clips,
+                          speed.attention, cancel, on_step)
+        source = self._amortised_blocks(work) if amortised else self._plain_blocks(work)
 
         def finished() -> Iterator[ClipOutput]:
             while decoding and decoding[0].done():
                 yield decoding.pop(0).result()
 
-        for r in range(num_clips):
-            t_clip = time.perf_counter()
-            noise = self.clip_noise(seed, r, lat_t, lat_h, lat_w)
-            blocks = []
-            for b in range(num_blocks):
+        blocks: list[torch.Tensor] = []
+        t_clip = time.perf_counter()
+        for r, b, x in source:
+            blocks.append(x)
+            if b < num_blocks - 1:
                 yield from finished()
-                if cancel is not None and cancel.is_set():
-                    for future in decoding:  # clips already denoised are kept, as without the overlap
-                        yield future.result()
-                    return
-                block_index = r * num_blocks + b
-                x = noise[:, :, b * fpb : (b + 1) * fpb]
-                block_audio = self.block_audio(audio, block_index)
-                shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, steps)
-                for i in range(steps):
-                    x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
-                                          block_index=block_index, ref_rope_shift=shifts[i], attention=speed.attention)
-                    if on_step:
-                        on_step(r, b, i + 1, steps)
-                blocks.append(x)
+                continue
             clip_latents = torch.cat(blocks, dim=2)
+            blocks = []
             denoise_s = time.perf_counter() - t_clip
             prep = prep_s if r == 0 else 0.0
             if decoder_pool is not None:
@@ -410,12 +449,109 @@ class LiveAvatarPipeline:
                 yield self._decoded(decoder, r, clip_latents, denoise_s, prep)
             else:
                 pending.append((r, clip_latents.cpu(), denoise_s))
-        for future in decoding:
+            yield from finished()
+            t_clip = time.perf_counter()
+        for future in decoding:  # clips already denoised are kept, also when stopped
             yield future.result()
+        if cancel is not None and cancel.is_set():
+            return
         for r, clip_latents, denoise_s in pending:
             if cancel is not None and cancel.is_set():
                 return
             yield self._decoded(decoder, r, clip_latents.to(self.device), denoise_s, prep_s if r == 0 else 0.0)
+
+    def _plain_blocks(self, w: "_BlockWork") -> Iterator[tuple[int, int, torch.Tensor]]:
+        """The block loop: each block through all its steps (one whole forward per step), in order.
+        Yields ``(clip, block, latents)`` per finished block; stops before a block once cancelled."""
+        scheduler = make_scheduler(w.steps, device=self.device)
+        timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
+        fpb = self.config.num_frames_per_block
+        rope_rng = random.Random(w.seed)
+        for r in range(w.num_clips):
+            noise = self.clip_noise(w.seed, r, w.lat_t, w.lat_h, w.lat_w)
+            for b in range(w.num_blocks):
+                if w.cancel is not None and w.cancel.is_set():
+                    return
+                block_index = r * w.num_blocks + b
+                x = noise[:, :, b * fpb : (b + 1) * fpb]
+                block_audio = self.block_audio(w.audio, block_index)
+                shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, w.steps)
+                for i in range(w.steps):
+                    x = self.denoise_step(x, i, timesteps, sigmas, w.context, block_audio, w.caches[i],
+                                          block_index=block_index, ref_rope_shift=shifts[i], attention=w.attention)
+                    if w.on_step:
+                        w.on_step(r, b, i + 1, w.steps)
+                yield r, b, x
+
+    def _amortised_blocks(self, w: "_BlockWork") -> Iterator[tuple[int, int, torch.Tensor]]:
+        """Timestep forcing in one process: the S = ``steps`` denoising steps run as a pipeline over blocks.
+
+        At tick t, block ``t - i`` is at step i for every i in 0..S-1 that exists (the first ticks fill
+        the pipeline, the last S-1 drain it). Each layer's weights come onto the device once per tick and
+        every in-flight block's forward runs through that layer while they are there, one block after
+        another (not batched, so each block's arithmetic is exactly :meth:`denoise_step`'s); then each
+        block takes its Euler step. Layer weights thus cross PCIe once per finished block instead of once
+        per step. Causality: block k at step i reads cache[i], which block k-1 wrote at step i a tick
+        earlier, and its own step i-1 result from a tick earlier; every cache sees the blocks' writes in
+        the plain loop's order, so the frames are the plain loop's bit for bit. Noise is drawn per clip
+        (seed + clip) and the RoPE shifts per block as it enters, in block order, as the plain loop does.
+
+        Yields each block as it finishes (in order); a cancel stops before the next tick and drops the
+        blocks in flight (they belong to clips not yet finished)."""
+        from liveavatar.pipeline.streaming import KVStreamer
+
+        tr = self.transformer
+        scheduler = make_scheduler(w.steps, device=self.device)
+        timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
+        fpb = self.config.num_frames_per_block
+        rope_rng = random.Random(w.seed)
+        total = w.num_clips * w.num_blocks
+        kv = KVStreamer(self.device) if w.caches[0].host_memory else None
+        jobs: list[_Job] = []  # in flight, oldest (highest step) first
+        noise: dict[int, torch.Tensor] = {}
+        pinned = contextlib.nullcontext() if w.attention == "auto" else sdpa_kernel(sdpa_backends(w.attention))
+        for k in range(total + w.steps - 1):  # tick k: block k enters
+            if w.cancel is not None and w.cancel.is_set():
+                return
+            if k < total:
+                r, b = divmod(k, w.num_blocks)
+                if b == 0:
+                    noise[r] = self.clip_noise(w.seed, r, w.lat_t, w.lat_h, w.lat_w)
+                x = noise[r][:, :, b * fpb : (b + 1) * fpb]
+                if b == w.num_blocks - 1:
+                    del noise[r]
+                jobs.append(_Job(k, r, b, x, self.block_audio(w.audio, k),
+                                 draw_ref_rope_shifts(rope_rng, k * fpb, w.steps)))
+            with pinned:
+                states = [tr.begin_block(j.x.to(self.dtype), timesteps[j.step].expand(1).float(), w.context, j.audio,
+                                         w.caches[j.step], block_index=j.k, write_cache=True,
+                                         ref_rope_shift=j.shifts[j.step]) for j in jobs]
+                for layer in range(len(tr.blocks)):
+                    with tr.resident_block(layer):
+                        for n, (job, state) in enumerate(zip(jobs, states)):
+                            if kv is None:
+                                tr.block_layer(state, layer)
+                                continue
+                            host = state.cache.layers[layer]
+                            dev = kv.get((n, layer), host, state.valid)
+                            if n + 1 < len(jobs):  # the next job's cache layer comes in while this one computes
+                                kv.prefetch((n + 1, layer), states[n + 1].cache.layers[layer], states[n + 1].valid)
+                            elif layer + 1 < len(tr.blocks):
+                                kv.prefetch((0, layer + 1), states[0].cache.layers[layer + 1], states[0].valid)
+                            tr.block_layer(state, layer, kv=dev)
+                            kv.write_back(host, dev, state.slot, state.end)
+                flows = [tr.finish_block(state) for state in states]
+            del states
+            for job, flow in zip(jobs, flows):
+                job.x = euler_step(sigmas, job.step, job.x, flow.float())
+                job.step += 1
+                if w.on_step:
+                    w.on_step(job.r, job.b, job.step, w.steps)
+            while jobs and jobs[0].step == w.steps:
+                done = jobs.pop(0)
+                yield done.r, done.b, done.x
+        if kv is not None:
+            kv.clear()
 
     def _decoded_beside(self, decoder: OnlineDecoder, r: int, latents: torch.Tensor, denoise_s: float,
                         prep_s: float) -> ClipOutput:

@@ -54,6 +54,7 @@ Decisions the upstream facts leave open (all documented where they are implement
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ from torch import Tensor, nn
 from .config import S2VConfig
 
 __all__ = [
+    "BlockForward",
     "CausalS2VTransformer",
     "KVCache",
     "LayerKVCache",
@@ -475,6 +477,7 @@ class KVCache:
     frames_per_block: int
     sink_positions: Tensor | None = None  # [S, 3] RoPE positions of the sink tokens, reference unshifted
     num_ref_tokens: int = 0
+    host_memory: bool = False  # kept in host memory and streamed per layer (liveavatar.pipeline.streaming)
 
     @classmethod
     def allocate(
@@ -544,6 +547,33 @@ class KVCache:
         for mine, theirs in zip(self.layers, other.layers):
             mine.sink_k, mine.sink_v = theirs.sink_k, theirs.sink_v
         self.sink_positions, self.num_ref_tokens = other.sink_positions, other.num_ref_tokens
+
+
+@dataclass
+class BlockForward:
+    """One block's forward in progress (:meth:`CausalS2VTransformer.begin_block` -> ``block_layer`` per
+    layer -> ``finish_block``): the residual stream ``x`` and what every layer of the call shares. Lets a
+    caller run several blocks' forwards layer-major (all of them through layer L while L's weights are on
+    the device) with exactly the arithmetic of :meth:`CausalS2VTransformer.forward_block`."""
+
+    x: Tensor
+    ctx: Tensor
+    e: Tensor
+    e_frame: Tensor
+    tokens: Tensor
+    glob: Tensor | None
+    grid: tuple[int, int, int]
+    cache: KVCache
+    capacity: int
+    slot: int
+    end: int
+    valid: int
+    write_cache: bool
+    cos: Tensor
+    sin: Tensor
+    s_cos: Tensor
+    s_sin: Tensor
+    static_mask: Tensor | None = None
 
 
 # ----------------------------------------------------------------------------- model
@@ -681,13 +711,14 @@ class CausalS2VTransformer(nn.Module):
         )
         cos, sin = self.rope.tables(positions, self.device)
         e = self._sink_modulation(x.shape[0])
-        for block, layer in zip(self.blocks, cache.layers):
+        for i, layer in enumerate(cache.layers):
 
             def attend(q, k, v, layer=layer):
                 layer.sink_k, layer.sink_v = k.detach().clone(), v.detach().clone()
                 return _sdpa(self.rope.apply(q, cos, sin), self.rope.apply(k, cos, sin), v)
 
-            x = block(x, e, ctx, attend)
+            with self.resident_block(i) as block:
+                x = block(x, e, ctx, attend)
         cache.sink_positions, cache.num_ref_tokens = positions, num_ref
 
     @torch.no_grad()
@@ -711,7 +742,38 @@ class CausalS2VTransformer(nn.Module):
         Keys = cached earlier blocks (all of the cache once it has wrapped) + this block + the sink
         (reference moved by ``ref_rope_shift`` frames, see :func:`sample_ref_rope_shift`).
         With ``write_cache=False`` the cache is left unchanged.
+
+        The same three pieces the layer-major (timestep-forcing) loop of the pipeline runs:
+        :meth:`begin_block`, :meth:`block_layer` for every layer, :meth:`finish_block`.
         """
+        state = self.begin_block(block_latents, timestep, context, audio, cache, block_index,
+                                 write_cache=write_cache, ref_rope_shift=ref_rope_shift, cond_latents=cond_latents)
+        for i in range(len(self.blocks)):
+            self.block_layer(state, i)
+        return self.finish_block(state)
+
+    def resident_block(self, i: int):
+        """A context manager giving block ``i`` with its weights on the compute device: the block itself,
+        or, when the blocks are streamed (:mod:`liveavatar.pipeline.streaming`), the streamer's
+        ``resident(i)``, which copies the block (and its layer's audio injector) in around the use."""
+        streamer = self.__dict__.get("block_streamer")
+        return streamer.resident(i) if streamer is not None else contextlib.nullcontext(self.blocks[i])
+
+    @torch.no_grad()
+    def begin_block(
+        self,
+        block_latents: Tensor,
+        timestep: Tensor | float,
+        context: Tensor | Sequence[Tensor],
+        audio: Tensor,
+        cache: KVCache,
+        block_index: int,
+        write_cache: bool = True,
+        ref_rope_shift: int = 0,
+        cond_latents: Tensor | None = None,
+    ) -> "BlockForward":
+        """Everything of :meth:`forward_block` before the layers: embeddings, time and audio encodings,
+        RoPE tables and the cache slot. Uses no block weights."""
         if not cache.has_sink:
             raise RuntimeError("prefill_sink() must run on this cache before forward_block()")
         b, _, f = block_latents.shape[:3]
@@ -736,34 +798,50 @@ class CausalS2VTransformer(nn.Module):
             keys = cache.capacity + cache.layers[0].sink_k.shape[1]
             static_mask = torch.ones(1, 1, 1, keys, dtype=torch.bool, device=self.device)
             static_mask[..., valid : cache.capacity] = False
+        return BlockForward(x, ctx, e, e_frame, tokens, glob, grid, cache, cache.capacity, slot, end, valid,
+                            write_cache, cos, sin, s_cos, s_sin, static_mask)
 
-        for i, (block, layer) in enumerate(zip(self.blocks, cache.layers)):
+    @torch.no_grad()
+    def block_layer(self, state: "BlockForward", i: int, kv: LayerKVCache | None = None) -> None:
+        """Layer ``i`` of one block's forward (self-attention over the cache + sink, text cross-attention,
+        FFN, the audio injection after the listed layers), updating ``state.x`` in place.
 
-            def attend(q, k, v, layer=layer):
-                k = self.rope.apply(k, cos, sin)
-                if write_cache and cache.is_static:
-                    layer.k[:, slot:end] = k.to(layer.k.dtype)
-                    layer.v[:, slot:end] = v.to(layer.v.dtype)
-                    layer.buf_k[:, cache.capacity:] = self.rope.apply(layer.sink_k, s_cos, s_sin).to(layer.buf_k.dtype)
-                    dt = q.dtype
-                    return _sdpa(self.rope.apply(q, cos, sin), layer.buf_k.to(dt), layer.buf_v.to(dt), static_mask)
-                if write_cache:
-                    layer.k[:, slot:end] = k.to(layer.k.dtype)
-                    layer.v[:, slot:end] = v.to(layer.v.dtype)
-                    keys, vals = [layer.k[:, :valid]], [layer.v[:, :valid]]
-                else:
-                    keys = [layer.k[:, :slot], k.to(layer.k.dtype), layer.k[:, end:valid]]
-                    vals = [layer.v[:, :slot], v.to(layer.v.dtype), layer.v[:, end:valid]]
-                keys.append(self.rope.apply(layer.sink_k, s_cos, s_sin))
-                vals.append(layer.sink_v)
+        ``kv``: the layer's cache to read and write instead of ``state.cache.layers[i]`` (a device copy
+        of a cache kept in host memory, see :class:`liveavatar.pipeline.streaming.KVStreamer`)."""
+        layer = state.cache.layers[i] if kv is None else kv
+        cos, sin, s_cos, s_sin = state.cos, state.sin, state.s_cos, state.s_sin
+        slot, end, valid, cap, write_cache = state.slot, state.end, state.valid, state.capacity, state.write_cache
+
+        def attend(q, k, v):
+            k = self.rope.apply(k, cos, sin)
+            if write_cache and layer.buf_k is not None:  # the static layout
+                layer.k[:, slot:end] = k.to(layer.k.dtype)
+                layer.v[:, slot:end] = v.to(layer.v.dtype)
+                layer.buf_k[:, cap:] = self.rope.apply(layer.sink_k, s_cos, s_sin).to(layer.buf_k.dtype)
                 dt = q.dtype
-                return _sdpa(self.rope.apply(q, cos, sin), torch.cat(keys, 1).to(dt), torch.cat(vals, 1).to(dt))
+                return _sdpa(self.rope.apply(q, cos, sin), layer.buf_k.to(dt), layer.buf_v.to(dt), state.static_mask)
+            if write_cache:
+                layer.k[:, slot:end] = k.to(layer.k.dtype)
+                layer.v[:, slot:end] = v.to(layer.v.dtype)
+                keys, vals = [layer.k[:, :valid]], [layer.v[:, :valid]]
+            else:
+                keys = [layer.k[:, :slot], k.to(layer.k.dtype), layer.k[:, end:valid]]
+                vals = [layer.v[:, :slot], v.to(layer.v.dtype), layer.v[:, end:valid]]
+            keys.append(self.rope.apply(layer.sink_k, s_cos, s_sin))
+            vals.append(layer.sink_v)
+            dt = q.dtype
+            return _sdpa(self.rope.apply(q, cos, sin), torch.cat(keys, 1).to(dt), torch.cat(vals, 1).to(dt))
 
-            x = block(x, e, ctx, attend)
+        with self.resident_block(i) as block:
+            state.x = block(state.x, state.e, state.ctx, attend)
             if i in self.audio_injector.layer_to_injector:
-                x = self.audio_injector(i, x, tokens, glob)
-        out = self.head(x, e_frame, tpf)
-        return self._unpatchify(out, grid).float()
+                state.x = self.audio_injector(i, state.x, state.tokens, state.glob)
+
+    @torch.no_grad()
+    def finish_block(self, state: "BlockForward") -> Tensor:
+        """The head after the last layer: the flow prediction ``[B, out_dim, F, H, W]`` (float32)."""
+        out = self.head(state.x, state.e_frame, state.grid[1] * state.grid[2])
+        return self._unpatchify(out, state.grid).float()
 
     # ------------------------------------------------------------------ reference path (no cache)
     @torch.no_grad()
@@ -837,10 +915,11 @@ class CausalS2VTransformer(nn.Module):
             outs.append(_sdpa(self.rope.apply(qs, s_cos0, s_sin0), ks, vs))
             return torch.cat(outs, dim=1)
 
-        for i, block in enumerate(self.blocks):
-            h = block(h, e, ctx, attend)
-            if i in self.audio_injector.layer_to_injector:
-                h = torch.cat([self.audio_injector(i, h[:, :n_noisy], tokens, glob), h[:, n_noisy:]], dim=1)
+        for i in range(len(self.blocks)):
+            with self.resident_block(i) as block:
+                h = block(h, e, ctx, attend)
+                if i in self.audio_injector.layer_to_injector:
+                    h = torch.cat([self.audio_injector(i, h[:, :n_noisy], tokens, glob), h[:, n_noisy:]], dim=1)
         out = self.head(h[:, :n_noisy], e_frame, tpf)
         return self._unpatchify(out, (total_f, grid[1], grid[2])).float()
 
