@@ -26,6 +26,12 @@ Option sets the device can't use print ``SpeedOptions.usable_on``'s reason inste
 runs with everything the device can use. An out-of-memory row prints ``OOM`` and the run goes on;
 the model is rebuilt only when the load-time options (FP8, compile, CUDA graphs) change.
 
+Streamed rows (``stream_blocks``, ``vram_24gb`` = FP8 + text encoder on the CPU + streamed layer weights
++ KV caches in host memory) carry their ceilings in the notes, and a table prints them per preset:
+PCIe-bound fps = frames per block / (layer-weight bytes copied per finished block / ``--pcie_gbps``),
+for the per-step loop (S copies per block) and the amortised schedule (1 copy), and with the host KV
+caches' traffic added; FLOP-bound fps = peak FLOP/s / DiT FLOPs per frame (:mod:`liveavatar.pipeline.flops`).
+
 Run on a GPU: ``python benchmarks/pipeline_speed.py`` (full size, all presets, all option sets; the
 high-quality preset needs more than 80 GB in bf16). On a CPU it uses the tiny model, e.g.
 ``python benchmarks/pipeline_speed.py --scale tiny --device cpu --size 128x64 --threads 1``
@@ -61,7 +67,7 @@ from liveavatar.speed import ATTENTION_KERNELS, SpeedOptions  # noqa: E402
 from liveavatar.testing.random_pipeline import build_random_pipeline, parameter_count  # noqa: E402
 
 DEFAULT_OPTION_SETS = ("plain", "attention=flash", "static_kv", "compile", "compile+static_kv+cuda_graphs", "fp8",
-                       "overlap_decode", "low_memory", "all")
+                       "overlap_decode", "low_memory", "stream_blocks", "vram_24gb", "all")
 # Everything that can make a run faster; text_encoder_on_cpu only saves GPU memory (it costs time), so
 # "all" leaves it out and low_memory measures it.
 ALL = SpeedOptions(torch_compile=True, cuda_graphs=True, fp8=True, static_kv=True, overlap_decode=True)
@@ -69,6 +75,7 @@ _FLAGS = {
     "compile": "torch_compile", "torch_compile": "torch_compile", "cuda_graphs": "cuda_graphs", "graphs": "cuda_graphs",
     "fp8": "fp8", "static_kv": "static_kv", "overlap_decode": "overlap_decode", "overlap": "overlap_decode",
     "text_encoder_on_cpu": "text_encoder_on_cpu", "text_cpu": "text_encoder_on_cpu",
+    "stream_blocks": "stream_blocks", "stream": "stream_blocks", "offload_kv": "offload_kv",
 }
 # Dense (no sparsity) tensor-core peaks in TFLOP/s from the vendors' data sheets: (bf16, fp8).
 # Longer names first: "H100 NVL" and "H100 PCIe" before the SXM "H100".
@@ -88,7 +95,7 @@ PROMPT = "A young woman with long hair talks to the camera in a bright studio, n
 
 # ----------------------------------------------------------------------------- option sets
 def parse_option_set(name: str) -> SpeedOptions:
-    """``plain``, ``low_memory``, ``all`` or ``+``-joined flags (``compile+static_kv+cuda_graphs``,
+    """``plain``, ``low_memory``, ``vram_24gb``, ``all`` or ``+``-joined flags (``compile+static_kv+cuda_graphs``,
     ``attention=flash``, ``fp8+text_cpu``, ...)."""
     name = name.strip()
     if name in ("plain", "none", ""):
@@ -98,7 +105,9 @@ def parse_option_set(name: str) -> SpeedOptions:
     opts = SpeedOptions()
     for part in name.split("+"):
         part = part.strip()
-        if part == "low_memory":
+        if part in ("vram_24gb", "card_24gb"):
+            opts = opts.with_24gb()
+        elif part == "low_memory":
             low = SpeedOptions.low_memory()
             opts = replace(opts, fp8=True if low.fp8 else opts.fp8,
                            text_encoder_on_cpu=True if low.text_encoder_on_cpu else opts.text_encoder_on_cpu)
@@ -359,6 +368,81 @@ def flop_table(config: S2VConfig, cases: list[Case], label: str) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- streaming ceilings
+def layer_weight_bytes(config: S2VConfig, dtype: torch.dtype, fp8: bool) -> int:
+    """Bytes of the streamed layer weights (40 blocks + the audio injectors), counted on the meta device."""
+    from liveavatar.pipeline.pipeline import prepare_transformer
+    from liveavatar.pipeline.streaming import layer_units
+    from liveavatar.pipeline.transformer import CausalS2VTransformer
+
+    with torch.device("meta"):
+        model = CausalS2VTransformer(config)
+    model = prepare_transformer(model, SpeedOptions(fp8=fp8), "meta", dtype)
+    return sum(p.numel() * p.element_size() for unit in layer_units(model) for m in unit for p in m.parameters())
+
+
+def kv_bytes_per_block(config: S2VConfig, case: "Case", dtype: torch.dtype) -> int:
+    """Steady-state KV traffic of one finished block with the caches in host memory: each of the S steps
+    reads every layer's full cache (K and V) and writes the block's rows back; the shared sink comes in
+    once per layer per tick."""
+    grid = latent_grid(config, case.width, case.height, case.frames_per_clip)
+    row = 2 * config.dim * torch.tensor([], dtype=dtype).element_size()  # K + V of one token, one layer
+    per_step = config.num_layers * row * (grid.cache_capacity + grid.block_tokens)
+    return case.steps * per_step + config.num_layers * row * grid.sink_tokens
+
+
+@dataclass
+class Ceilings:
+    """Upper bounds on the streamed paths' speed for one case (video frames per second)."""
+
+    weights_gb: float  # streamed layer weights, GB
+    pcie_per_step: float  # every layer copied for every step of every block
+    pcie_amortised: float  # every layer copied once per finished block (the amortised schedule)
+    pcie_amortised_kv: float  # ... plus the host-memory KV caches' traffic
+    flops: float  # the GPU's peak over the DiT's FLOPs per frame (nan without a peak figure)
+
+    def note(self) -> str:
+        return (f"ceilings: PCIe {_num(self.pcie_amortised, '.3g')} fps amortised ({_num(self.pcie_per_step, '.3g')} "
+                f"per-step, {_num(self.pcie_amortised_kv, '.3g')} with KV offload), FLOP {_num(self.flops, '.3g')} fps")
+
+
+def ceilings(config: S2VConfig, case: "Case", dtype: torch.dtype, fp8: bool, pcie_gbps: float,
+             peaks: tuple[float | None, float | None], weight_bytes: int | None = None) -> Ceilings:
+    """PCIe-bound fps = frames per block / (bytes copied per finished block / bandwidth); FLOP-bound fps =
+    peak / DiT FLOPs per frame (steady state; FP8-eligible FLOPs at the FP8 peak when ``fp8``)."""
+    frames = config.num_frames_per_block * 4
+    w = layer_weight_bytes(config, dtype, fp8) if weight_bytes is None else weight_bytes
+    bw = pcie_gbps * 1e9
+    kv = kv_bytes_per_block(config, case, dtype)
+    bf16_peak, fp8_peak = peaks
+    flop_fps = math.nan
+    if bf16_peak:
+        blocks_per_clip = case.frames_per_clip // 4 // config.num_frames_per_block
+        step = block_step_flops(config, case.width, case.height, case.frames_per_clip, 10 * blocks_per_clip)
+        if fp8 and fp8_peak:
+            secs = (step.fp8_eligible / fp8_peak + (step.total - step.fp8_eligible) / bf16_peak) / 1e12
+        else:
+            secs = step.total / bf16_peak / 1e12
+        flop_fps = frames / (case.steps * secs)
+    return Ceilings(w / 1e9, frames / (case.steps * w / bw), frames / (w / bw), frames / ((w + kv) / bw), flop_fps)
+
+
+def ceiling_table(config: S2VConfig, cases: list["Case"], dtype: torch.dtype, pcie_gbps: float, peaks: tuple,
+                  label: str) -> list[str]:
+    lines = [f"Streamed-weights ceilings ({label}; {pcie_gbps:g} GB/s host-to-device, "
+             f"{str(dtype).replace('torch.', '')}): fps = frames per block / (bytes per finished block / bandwidth)",
+             "| preset | size | steps | weights | layer GB | PCIe fps per-step | PCIe fps amortised | "
+             "PCIe fps amortised + KV offload | FLOP fps |", "|---|---|---|---|---|---|---|---|---|"]
+    for fp8 in (False, True):
+        wb = layer_weight_bytes(config, dtype, fp8)
+        for c in cases:
+            cl = ceilings(config, c, dtype, fp8, pcie_gbps, peaks, wb)
+            lines.append(f"| {c.preset} | {c.width}x{c.height} | {c.steps} | {'fp8' if fp8 else 'bf16'} | "
+                         f"{cl.weights_gb:.3g} | {_num(cl.pcie_per_step, '.3g')} | {_num(cl.pcie_amortised, '.3g')} | "
+                         f"{_num(cl.pcie_amortised_kv, '.3g')} | {_num(cl.flops, '.3g')} |")
+    return lines
+
+
 # ----------------------------------------------------------------------------- main
 def _pair(text: str | None) -> tuple[int, int] | None:
     if not text:
@@ -388,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode", choices=("online", "offline", "preset"), default="online",
                    help="VAE decode per clip (online, as the issue asks), at the end, or as the preset says")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--pcie_gbps", type=float, default=25.0,
+                   help="host-to-device bandwidth for the streamed paths' ceilings (PCIe 4.0 x16: ~25 GB/s)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -416,6 +502,12 @@ def run(args: argparse.Namespace) -> list[Row]:
     if args.scale != "full":  # what the GPU would do with the presets as the app plans them
         app_cases = preset_cases([c.preset for c in cases], _pair(args.image), None, None)
         for line in flop_table(S2VConfig.full(), app_cases, "full 14B model at the presets' sizes"):
+            print(line)
+        print()
+        full_peaks = (bf16_peak or 989.0, fp8_peak or 1979.0) if device.type != "cuda" else (bf16_peak, fp8_peak)
+        where_peak = "given" if bf16_peak else "H200's dense peaks, for scale"
+        for line in ceiling_table(S2VConfig.full(), app_cases, torch.bfloat16, args.pcie_gbps, full_peaks,
+                                  f"full 14B model at the presets' sizes, FLOP ceiling at the {where_peak}"):
             print(line)
         print()
 
@@ -453,6 +545,10 @@ def run(args: argparse.Namespace) -> list[Row]:
                 for line in flop_table(config, cases, f"this {args.scale} model"):
                     print(line)
                 print()
+                for line in ceiling_table(config, cases, dtype, args.pcie_gbps, (bf16_peak, fp8_peak),
+                                          f"this {args.scale} model"):
+                    print(line)
+                print()
         if why:
             print(f"[{name}] runs with what this device can use: {', '.join(usable.enabled()) or 'nothing'} "
                   f"({' '.join(why)})")
@@ -466,6 +562,9 @@ def run(args: argparse.Namespace) -> list[Row]:
                 msg = str(exc).splitlines()[0][:160] if str(exc) else ""
                 row = Row(c.preset, name, f"{c.width}x{c.height}", status=f"failed: {type(exc).__name__}: {msg}")
             row.options = name
+            if usable.stream_blocks and row.status == "ok":
+                row.notes.append(ceilings(pipe.config, c, dtype, usable.fp8, args.pcie_gbps,
+                                          (bf16_peak, fp8_peak)).note())
             rows.append(row)
             gc.collect()
             if device.type == "cuda":

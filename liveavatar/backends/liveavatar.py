@@ -35,7 +35,9 @@ class LiveAvatarBackend:
         self._lock = threading.Lock()
 
     def pipeline(self, offload_model: bool = False, speed: SpeedOptions = SpeedOptions()) -> LiveAvatarPipeline:
-        """The loaded model; loaded again only when offload or a load-time speed option (FP8, compile) changes."""
+        """The loaded model; loaded again only when offload or a load-time speed option (FP8, compile, streamed
+        block weights: :meth:`SpeedOptions.load_key`) changes. KV caches in host memory and the amortised
+        schedule are run-time options, passed to ``generate`` with the others."""
         key = (offload_model, speed.load_key())
         with self._lock:
             if self._pipeline is None or self._loaded_with != key:

@@ -124,14 +124,15 @@ def _constructor_value(name: str, param: torch.Tensor) -> float | None:
 
 
 @torch.no_grad()
-def init_random_(model: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+def init_random_(model: nn.Module, generator: torch.Generator | None = None, skip: set[int] | None = None) -> nn.Module:
     """Fill every parameter of a materialised (``to_empty``) model in place, on its device.
 
     FP8 linears get a random full-precision weight quantised the way loading quantises one (per output
-    row), so their scales are realistic. Returns ``model``."""
-    done: set[int] = set()
+    row), so their scales are realistic. Parameters whose ``id`` is in ``skip`` are left alone (already
+    filled). Returns ``model``."""
+    done: set[int] = set(skip or ())
     for module in model.modules():
-        if isinstance(module, Fp8Linear):
+        if isinstance(module, Fp8Linear) and id(module.weight) not in done:
             w = torch.empty(module.out_features, module.in_features, device=module.weight.device)
             w.normal_(0.0, module.in_features ** -0.5, generator=generator)
             q, scale = quantize_rows(w)
@@ -165,6 +166,39 @@ def _materialise(model: nn.Module, device: torch.device, generator: torch.Genera
     if left:
         raise RuntimeError(f"still on the meta device after to_empty: {left[:5]}")
     return model.eval().requires_grad_(False)
+
+
+def _materialise_streamed(model: CausalS2VTransformer, device: torch.device,
+                          generator: torch.Generator | None) -> CausalS2VTransformer:
+    """``stream_blocks``: each layer unit is materialised and filled on ``device`` one at a time, then kept
+    on the CPU for the streamer, so the device never holds more than one layer of the random weights
+    (the full FP8 model's 14 GB of layers would not fit a 24 GB card beside the rest)."""
+    from liveavatar.pipeline.streaming import attach_streamer_, layer_units
+
+    units = layer_units(model)
+    filled: set[int] = set()
+    for unit in units:
+        for m in unit:
+            m.to_empty(device=device)
+            init_random_(m, generator)
+            m.to("cpu")
+            filled.update(id(p) for p in m.parameters())
+    for name, child in model.named_children():
+        if name not in ("blocks", "audio_injector"):  # the injector holds only streamed modules
+            child.to_empty(device=device)
+    init_random_(model, generator, skip=filled)  # the rest, named from the model (the constants' names)
+    model.eval().requires_grad_(False)
+    attach_streamer_(model, device, units)
+    left = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.device.type == "meta"]
+    if left:
+        raise RuntimeError(f"still on the meta device after materialising: {left[:5]}")
+    return model
+
+
+def _dit(meta_transformer: CausalS2VTransformer, device: torch.device, generator, speed: SpeedOptions):
+    if speed.stream_blocks:
+        return _materialise_streamed(meta_transformer, device, generator)
+    return _materialise(meta_transformer, device, generator)
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -232,7 +266,7 @@ def random_transformer(config: S2VConfig, device: torch.device | str, dtype: tor
     with torch.device("meta"):
         model = CausalS2VTransformer(config)
     model = prepare_transformer(model, speed, "meta", dtype)
-    return _materialise(model, device, _generator(device, seed))
+    return _dit(model, device, _generator(device, seed), speed)
 
 
 def build_random_pipeline(scale: str | RandomSizes, device: str | torch.device, dtype: torch.dtype | None = None,
@@ -255,7 +289,7 @@ def build_random_pipeline(scale: str | RandomSizes, device: str | torch.device, 
     generator = _generator(device, seed)
     meta = meta_models(sizes, dtype, speed)
 
-    transformer = _materialise(meta.transformer, device, generator)
+    transformer = _dit(meta.transformer, device, generator, speed)
     text_model = _materialise(meta.text_model, device, generator)
     text_model.tie_weights()  # to_empty gives the tied embedding two storages; tie them again
     text = TextEncoder(text_model, meta.tokenizer, device="cpu", text_len=sizes.dit.text_len)

@@ -119,6 +119,43 @@ def test_benchmark_prints_a_row_per_preset_and_option_set(bench, capsys):
     assert "CUDA graphs" in rows[2][3]  # the device can't: usable_on's reason instead of a row
 
 
+def test_benchmark_has_streamed_rows_with_their_ceilings(bench, capsys):
+    argv = ["--scale", "tiny", "--device", "cpu", "--clips", "2", "--presets", "quick", "--size", "64x64",
+            "--frames", "12", "--options", "plain,stream_blocks,vram_24gb", "--pcie_gbps", "25"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Streamed-weights ceilings (full 14B model" in out and "PCIe fps amortised" in out
+    rows = _table(out)
+    assert [r[1] for r in rows] == ["plain", "stream_blocks", "vram_24gb"]
+    for row in rows:
+        assert math.isfinite(float(row[4])) and float(row[4]) > 0, row  # fps
+    for row in rows[1:]:
+        assert "ceilings: PCIe" in row[-1] and "FLOP" in row[-1], row
+
+
+def test_streaming_ceilings_at_full_size(bench):
+    """The issue's arithmetic: FP8 layers over 25 GB/s, copied once per finished block vs once per step."""
+    from liveavatar.pipeline.config import S2VConfig
+
+    config = S2VConfig.full()
+    case = bench.Case("standard", 640, 384, 4, 48)
+    c = bench.ceilings(config, case, torch.bfloat16, True, 25.0, (989.0, 1979.0))
+    assert 14 < c.weights_gb < 19  # 14 GB of FP8 block linears + the bf16 rest of the layers and injectors
+    assert c.pcie_amortised == pytest.approx(4 * c.pcie_per_step)  # S = 4 steps share one copy
+    assert c.pcie_amortised_kv < c.pcie_amortised
+    assert 12 < c.pcie_amortised < 25 and math.isfinite(c.flops)
+    assert bench.parse_option_set("vram_24gb") == SpeedOptions.card_24gb()
+    assert bench.parse_option_set("stream_blocks+offload_kv") == SpeedOptions(stream_blocks=True, offload_kv=True)
+
+
+def test_streamed_random_pipeline_keeps_layers_on_the_host():
+    pipe = build_random_pipeline("tiny", "cpu", speed=SpeedOptions(stream_blocks=True, fp8=True), seed=3)
+    streamer = pipe.transformer.block_streamer
+    assert all(p.numel() == 0 for p in pipe.transformer.blocks.parameters())
+    assert streamer.host_bytes() > 0 and streamer.device_bytes() == 0
+    assert any(t.dtype == torch.float8_e4m3fn for t in streamer._host[0])
+
+
 def test_option_sets_parse(bench):
     S = SpeedOptions
     parse = bench.parse_option_set
