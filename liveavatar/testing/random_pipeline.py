@@ -308,5 +308,10 @@ def parameter_count(model: nn.Module) -> int:
             if isinstance(module, Fp8Linear) and name == "weight_scale":
                 continue
             total += p.numel()
+    streamer = getattr(model, "block_streamer", None)
+    if streamer is not None:  # streamed layers: the modules hold empty placeholders, the streamer the values
+        for entries, host in zip(streamer._entries, streamer._host):
+            total += sum(t.numel() for (sub, name, _), t in zip(entries, host)
+                         if not (isinstance(sub, Fp8Linear) and name == "weight_scale"))
     return total
 
