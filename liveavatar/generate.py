@@ -3,7 +3,7 @@
     python -m liveavatar.generate --ckpt_dir ckpt --load_lora --lora_path_dmd Quark-Vision/Live-Avatar \\
         --prompt "..." --image portrait.jpg --audio speech.wav --size 704*384 --num_clip 10 \\
         --sample_steps 4 --infer_frames 48 --enable_online_decode --offload_model True \\
-        --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview] [--low_memory | --vram_24gb]
+        --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview] [--low_memory | --vram_24gb | --vram_gb 24]
 
 The same checks as the app run first; a problem stops with its fix and exit code 2.
 """
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--low_memory", action="store_true", help="the 48 GB path: --fp8 --t5_cpu")
     speed.add_argument("--vram_24gb", action="store_true",
                        help="the 24 GB path: --fp8 --t5_cpu --stream_blocks --offload_kv")
+    speed.add_argument("--vram_gb", type=float, default=None,
+                       help="plan for a GPU of this many GB instead of the one found, and take the fastest memory "
+                            "path that fits it (80 / 48 / 24 GB paths)")
     return p
 
 
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from liveavatar.pipeline.checkpoint import CheckpointError
     from liveavatar.pipeline.pipeline import PipelineError
     from liveavatar.studio import InputProblemError, check_inputs, generate, inspect_inputs
+    from liveavatar.vram import card_for_backend, fit
 
     try:
         choice = choose_backend(
@@ -104,6 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     insp = inspect_inputs(args.prompt, args.image, args.audio)
+    card = card_for_backend(choice.backend, args.vram_gb)
+    if card is not None and not choice.backend.is_preview:  # the fastest memory path that fits the card
+        fitted = fit(settings, card, image_size=insp.image_size,
+                     audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None)
+        if fitted.fits:
+            settings = fitted.settings
+            print(f"card: {card.name}, {card.budget_gb:.1f} GB usable: the {fitted.path.key} GB memory path", file=sys.stderr)
+        else:
+            gpu, path, host = fitted.need()
+            print(f"warning: this run does not fit {card.name} ({card.budget_gb:.1f} GB usable): it needs "
+                  f"{gpu:.1f} GB on the {path} GB path and {host:.1f} GB of host memory", file=sys.stderr)
     report = check_inputs(insp, settings, choice)
     for r in report.results:
         if r.level != "ok":

@@ -113,7 +113,9 @@ def _needs(f: Fit, lang: str) -> str:
 def memory_lines(plan: GenerationPlan, card: Card | None, lang: str = "en") -> list[str]:
     """The plan's memory path, its host memory and, for a known card (the one found, or ``--vram_gb``),
     whether this run and each preset fit it."""
-    lines = [f"- **{t('plan_memory_path', lang)}:** {t('path_' + plan.memory_path, lang)}"]
+    sp = plan.settings.speed
+    label = "path_24_kv_on_card" if plan.memory_path == "24" and not sp.offload_kv else "path_" + plan.memory_path
+    lines = [f"- **{t('plan_memory_path', lang)}:** {t(label, lang)}"]
     if plan.host_memory_parts:
         parts = ", ".join(f"{translate_text(k, lang)} {v:.1f}" for k, v in plan.host_memory_parts.items())
         lines.append(f"- **{t('plan_host_memory', lang)}:** ~{plan.host_memory_gb:.0f} GB ({parts} GB)")

@@ -5,7 +5,8 @@ Three paths, each a set of :class:`~liveavatar.speed.SpeedOptions` (the plan nam
 * **80 GB**: plain bf16, everything on the GPU;
 * **48 GB**: FP8 blocks, the text encoder on the CPU (``SpeedOptions.low_memory()``);
 * **24 GB**: the 48 GB path plus the DiT blocks streamed from pinned host memory and the per-step KV caches
-  on the host (``SpeedOptions.card_24gb()``).
+  on the host (``SpeedOptions.card_24gb()``); the caches stay on the GPU when the plan still fits with them
+  there (quick on a 24 GB card: ~20 GB), since over PCIe they cost more than the weights.
 
 For a card (read from ``torch.cuda.mem_get_info`` or given as ``--vram_gb``) and the machine's RAM, each
 run takes the fastest path whose plan fits: GPU memory within the card's free memory less a headroom, and
@@ -18,6 +19,7 @@ for a CUDA device's figures.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -25,6 +27,8 @@ from typing import Any
 from liveavatar.plan import GB, HOST_PIN_FRACTION, GenerationPlan, make_plan, memory_path
 from liveavatar.presets import PRESETS, GenerationSettings
 from liveavatar.speed import SpeedOptions
+
+log = logging.getLogger(__name__)
 
 HEADROOM_GB = 1.5
 """Kept free on the card: the caching allocator's fragmentation and the kernels' workspaces."""
@@ -110,6 +114,21 @@ def read_card(device: str | None = "cuda") -> Card | None:
                 host_gb=host_memory_gb())
 
 
+def card_for_backend(backend: Any, vram_gb: float | None = None) -> Card | None:
+    """The card a run is planned for: ``--vram_gb`` when given; else, on the single-process model backend on
+    CUDA, the card found (``torch.cuda.mem_get_info``); else none (the preview needs no torch). Shared by the
+    app and the command line."""
+    if vram_gb:
+        return card_for(vram_gb)
+    if backend.name == "preview" or getattr(backend, "world", None):  # the TPP chain spreads over its ranks
+        return None
+    try:
+        return read_card(getattr(backend, "device", None))
+    except Exception:  # a card that can't be read leaves the plan as before, never a failed start
+        log.exception("could not read the GPU's memory")
+        return None
+
+
 def with_path(speed: SpeedOptions, path: MemoryPath) -> SpeedOptions:
     """``speed`` with the path's options turned on too (the user's own choices are kept)."""
     on = {f.name: True for f in fields(path.speed) if getattr(path.speed, f.name) is True}
@@ -164,6 +183,16 @@ def fit(settings: GenerationSettings, card: Card, *, image_size: tuple[int, int]
         if chosen is None and plan.gpu_memory_gb <= card.budget_gb and host_ok:
             chosen = PATH_BY_KEY[key]
     out = settings if chosen is None else replace(settings, speed=with_path(settings.speed, chosen))
+    if chosen is not None and out.speed.offload_kv and not settings.speed.offload_kv:
+        # KV caches go to the host only where they don't fit: every step reads each layer's whole cache,
+        # so over PCIe they cost more than the streamed weights (benchmarks/pipeline_speed.py's ceilings:
+        # quick ~17 fps with the caches on the card, ~10 with them on the host).
+        on_card = replace(out, speed=replace(out.speed, offload_kv=False))
+        plan = make_plan(on_card, image_size=image_size, audio_seconds=audio_seconds, backend="liveavatar")
+        host_ok = card.host_budget_gb is None or plan.host_memory_gb <= card.host_budget_gb
+        if plan.gpu_memory_gb <= card.budget_gb and host_ok:
+            out = on_card
+            figures[chosen.key] = (plan.gpu_memory_gb, plan.host_memory_gb)
     return Fit(card=card, path=chosen, settings=out, figures=figures)
 
 

@@ -12,7 +12,9 @@ def test_a_24_gb_card_gets_quick_on_the_streamed_path_and_larger_presets_say_wha
     assert card.budget_gb == 22.0 and card.path.key == "24"
     fits = preset_fits(card)
     assert fits["quick"].fits and fits["quick"].path.key == "24"
-    assert fits["quick"].settings.speed == SpeedOptions.card_24gb()
+    # the KV caches fit beside the streamed blocks at quick (~21 GB), so they stay on the card
+    assert fits["quick"].settings.speed == dataclasses.replace(SpeedOptions.card_24gb(), offload_kv=False)
+    assert fits["quick"].figures["24"][0] <= 22.0
     for key in ("standard", "high-quality"):
         f = fits[key]
         assert not f.fits
@@ -57,8 +59,8 @@ def test_the_plan_names_the_path_and_the_card_in_both_languages():
     f = fit(PRESETS["quick"].settings, card)
     plan = make_plan(f.settings, image_size=None, audio_seconds=None, backend="liveavatar")
     en = plan_details(plan, "", PRESETS["quick"], "en", card=card)
-    assert "24 GB path: FP8 blocks streamed from host memory, KV caches on the host" in en
-    assert "this run takes the 24 GB path: 10.4 GB on the GPU" in en
+    assert "24 GB path: FP8 blocks streamed from host memory, KV caches on the GPU (they fit)" in en
+    assert "this run takes the 24 GB path: 20.7 GB on the GPU" in en
     assert "Standard (everyday): needs a 66 GB card (48 GB path)" in en
     zh = plan_details(plan, "", PRESETS["quick"], "zh", card=card)
     assert "24 GB 方案" in zh and "本显卡" in zh and "path" not in zh and "needs" not in zh and "streamed" not in zh
@@ -68,3 +70,12 @@ def test_the_plan_names_the_path_and_the_card_in_both_languages():
     preview = make_plan(PRESETS["standard"].settings, image_size=None, audio_seconds=None)
     assert "does not fit" not in plan_summary(preview, "en", card)  # the preview runs anyway
     assert "Presets on this card" in plan_details(preview, "", None, "en", card=card)  # figures still shown
+
+
+def test_kv_caches_move_to_the_host_only_where_they_do_not_fit():
+    roomy, tight = fit(PRESETS["quick"].settings, card_for(24, host_gb=64)), fit(PRESETS["quick"].settings, card_for(20, host_gb=64))
+    assert roomy.path.key == tight.path.key == "24"
+    assert not roomy.settings.speed.offload_kv and tight.settings.speed.offload_kv
+    assert tight.figures["24"][0] <= card_for(20).budget_gb < roomy.figures["24"][0]
+    assert "KV caches on the GPU" in plan_details(make_plan(roomy.settings, image_size=None, audio_seconds=8.0,
+                                                            backend="liveavatar"), "", None, "en")

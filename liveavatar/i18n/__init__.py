@@ -354,6 +354,8 @@ UI: dict[str, dict[str, str]] = {
     "path_48": {"en": "48 GB path: FP8 blocks, text encoder on the CPU", "zh": "48 GB 方案:FP8 块,文本编码器放在 CPU 上"},
     "path_24": {"en": "24 GB path: FP8 blocks streamed from host memory, KV caches on the host",
                 "zh": "24 GB 方案:FP8 块从主机内存流式载入,KV 缓存放在主机内存"},
+    "path_24_kv_on_card": {"en": "24 GB path: FP8 blocks streamed from host memory, KV caches on the GPU (they fit)",
+                           "zh": "24 GB 方案:FP8 块从主机内存流式载入,KV 缓存放在 GPU 上(放得下)"},
     "plan_host_memory": {"en": "Host memory (RAM)", "zh": "主机内存"},
     "plan_card": {"en": "This card", "zh": "本显卡"},
     "card_figures": {"en": "{name}, {total} GB ({budget} GB for the plan, the {path} GB class), RAM {ram}",

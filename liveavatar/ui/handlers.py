@@ -38,7 +38,7 @@ from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
 from liveavatar.ui.errors import UserError, bug_error
-from liveavatar.vram import Card, card_for, fit, read_card
+from liveavatar.vram import Card, card_for_backend, fit
 
 log = logging.getLogger(__name__)
 
@@ -422,18 +422,8 @@ UNDO_DEPTH = 10
 
 
 def studio_card(choice: BackendChoice, options: ServiceOptions) -> Card | None:
-    """The card the plan is for: ``--vram_gb`` when given; else, on the single-process model backend on
-    CUDA, the card found (``torch.cuda.mem_get_info``); else none (the preview needs no torch)."""
-    if options.vram_gb:
-        return card_for(options.vram_gb)
-    backend = choice.backend
-    if backend.name == "preview" or getattr(backend, "world", None):  # the TPP chain spreads over its ranks
-        return None
-    try:
-        return read_card(getattr(backend, "device", None))
-    except Exception:  # a card that can't be read leaves the plan as before, never a failed start
-        log.exception("could not read the GPU's memory")
-        return None
+    """The card this app plans for (``--vram_gb``, or the one its model backend runs on)."""
+    return card_for_backend(choice.backend, options.vram_gb)
 
 
 def push_undo(undo: list | None, kind: str, previous: str) -> list:

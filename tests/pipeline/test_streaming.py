@@ -233,3 +233,37 @@ def test_cli_vram_24gb_makes_a_video(ckpt, tmp_path):
     assert "fp8" in r.stderr and "stream_blocks" in r.stderr and "offload_kv" in r.stderr, r.stderr
     v = probe_video(out)
     assert v.frame_count == 24 and (v.width, v.height) == (64, 64)
+
+
+@pytest.mark.parametrize("vram_gb", [24, 32])
+def test_cli_vram_gb_takes_the_fastest_path_that_fits_the_card(ckpt, tmp_path, vram_gb):
+    """``--vram_gb`` plans for that card and the run uses the path the plan picks (which also depends on this
+    machine's RAM, so the expectation comes from the same :func:`liveavatar.vram.fit` on this machine)."""
+    from PIL import Image
+
+    from liveavatar.media.audio import load_audio
+    from liveavatar.presets import GenerationSettings
+    from liveavatar.vram import card_for, fit
+
+    media = ROOT / "examples" / "media"
+    image = tmp_path / "portrait64.png"
+    Image.open(media / "portrait.png").resize((64, 64), Image.LANCZOS).save(image)
+    speech = media / "speech_short_sentence.wav"
+    out = tmp_path / f"card{vram_gb}.mp4"
+    r = subprocess.run([sys.executable, "-m", "liveavatar.generate", "--ckpt_dir", str(ckpt), "--load_lora",
+                        "--prompt", "A woman speaking calmly in a studio.", "--image", str(image),
+                        "--audio", str(speech), "--size", "384*256", "--num_clip", "1",
+                        "--infer_frames", "12", "--sample_steps", "3", "--save_file", str(out), "--device", "cpu",
+                        "--vram_gb", str(vram_gb)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    settings = GenerationSettings(size="384*256", num_clip=1, sample_steps=3, infer_frames=12, seed=420)
+    audio = load_audio(speech)
+    expected = fit(settings, card_for(vram_gb), image_size=(64, 64), audio_seconds=audio.samples.shape[-1] / audio.sample_rate)
+    if expected.fits:
+        assert f"the {expected.path.key} GB memory path" in r.stderr, r.stderr
+        for name in ("stream_blocks", "offload_kv", "fp8"):
+            assert (name in r.stderr) == getattr(expected.settings.speed, name), (name, r.stderr)
+    else:
+        assert f"does not fit --vram_gb {vram_gb}" in r.stderr, r.stderr
+    assert out.exists()
