@@ -44,7 +44,8 @@ def test_speed_options_through_the_api_apply_or_say_why(model_server, tmp_path):
                                  json.dumps(settings), api_name="/generate")
     plan = info["plan"]
     assert plan["settings"]["speed"] == {"attention": "auto", "torch_compile": False, "cuda_graphs": False, "fp8": True,
-                                         "static_kv": True, "overlap_decode": True, "text_encoder_on_cpu": False}
+                                         "static_kv": True, "overlap_decode": True, "text_encoder_on_cpu": False,
+                                         "stream_blocks": False, "offload_kv": False}
     assert "CUDA graphs are off: they need a CUDA GPU." in plan["notes"]
     assert plan["gpu_memory_parts"]["DiT weights"] < 20  # FP8 weights in the memory plan
     assert "--fp8" in info["cli"] and "--static_kv" in info["cli"]  # what was asked; a GPU machine can use it all
