@@ -311,6 +311,7 @@ UI: dict[str, dict[str, str]] = {
         "zh": "生成时检查仍有 {n} 条警告。",
     },
     "result_cli": {"en": "The same run from the command line:", "zh": "用命令行运行同样的生成:"},
+    "fix_before_generating": {"en": "Please fix before generating — ", "zh": "生成前请先解决:"},
     "consent_needed": {
         "en": "Please confirm you have the right to use this face and this voice (the box above Generate).",
         "zh": "请先确认你有权使用此人像和此声音(勾选“生成”按钮上方的复选框)。",

@@ -24,7 +24,7 @@ from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudn
 from liveavatar.checks.prompt import prompt_elements
 from liveavatar.fixes.image import crop_keeping_size, crop_to_box, draw_face_overlay
 from liveavatar.history import HistoryEntry, OutputStore, new_visitor_id
-from liveavatar.i18n import pick_language, t, translate_text
+from liveavatar.i18n import pick_language, t, translate_result, translate_text
 from liveavatar.pipeline.checkpoint import CheckpointError, DownloadError, download_checkpoint, plan_download
 from liveavatar.pipeline.pipeline import PipelineError
 from liveavatar.prepare import crop_box_in_source
@@ -228,7 +228,9 @@ class Studio:
             info["history_id"] = entry.id
             kept = True
             yield entry.video, info
-        except (SettingsError, InputProblemError, CheckpointError, PipelineError) as exc:
+        except InputProblemError as exc:  # each problem with its fix, in the page's language
+            raise UserError(problems_text(exc.problems, lang), duration=None) from None
+        except (SettingsError, CheckpointError, PipelineError) as exc:
             raise UserError(str(exc), duration=None) from None
         except MemoryError:
             raise UserError(t("out_of_memory", lang), duration=None) from None
@@ -429,6 +431,12 @@ def studio_card(choice: BackendChoice, options: ServiceOptions) -> Card | None:
 def push_undo(undo: list | None, kind: str, previous: str) -> list:
     """The undo stack with ``previous`` (the input before a fix) on top; the oldest fall off."""
     return [*(undo or []), [kind, previous]][-UNDO_DEPTH:]
+
+
+def problems_text(problems: list, lang: str = "en") -> str:
+    """Why generation was refused: each problem's name, what was measured and its fix, translated."""
+    items = [translate_result(p, lang) for p in problems]
+    return t("fix_before_generating", lang) + " | ".join(f"{p.name}: {p.value}. {p.fix}".strip() for p in items)
 
 
 def _area(size: tuple[int, int]) -> int:
