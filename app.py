@@ -255,15 +255,14 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         demo.load(studio.initial_language, None, lang, api_visibility="private", queue=False)
         lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
 
-        def relabel(code: str):
+        def relabel(code: str) -> list:
             """Texts the server writes with numbers in them follow the language switch."""
-            return (code, PROMPT_TIPS[code], limits_text(options, code), footer_text(code),
-                    gr.Accordion(label=t("history_accordion", code, hours=f"{options.keep_hours:g}")),
-                    gr.Dataset(sample_labels=[e.label_in(code) for e in examples]) if examples_box else gr.update())
+            texts = [code, PROMPT_TIPS[code], limits_text(options, code), footer_text(code),
+                     gr.Accordion(label=t("history_accordion", code, hours=f"{options.keep_hours:g}"))]
+            return texts + ([gr.Dataset(sample_labels=[e.label_in(code) for e in examples])] if examples_box else [])
 
-        lang.change(relabel, lang, [lang_state, tips, limits_md, footer, history_box,
-                                    examples_box.dataset if examples_box else lang_state],
-                    api_visibility="private", queue=False)
+        lang.change(relabel, lang, [lang_state, tips, limits_md, footer, history_box]
+                    + ([examples_box.dataset] if examples_box else []), api_visibility="private", queue=False)
         for comp in (image, audio, preset, adv_json, lang):
             comp.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
         prompt.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
