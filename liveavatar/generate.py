@@ -4,6 +4,7 @@
         --prompt "..." --image portrait.jpg --audio speech.wav --size 704*384 --num_clip 10 \\
         --sample_steps 4 --infer_frames 48 --enable_online_decode --offload_model True \\
         --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview] [--low_memory | --vram_24gb | --vram_gb 24]
+        [--enable_tts --tts_text "What the avatar says." in place of --audio]
 
 The same checks as the app run first; a problem stops with its fix and exit code 2.
 """
@@ -35,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora_path_dmd", default=None, help="liveavatar.safetensors, or a folder / repo id holding it")
     p.add_argument("--prompt", required=True)
     p.add_argument("--image", required=True)
-    p.add_argument("--audio", required=True)
+    p.add_argument("--audio", default=None, help="the speech (WAV, MP3 …); or --enable_tts --tts_text")
+    p.add_argument("--enable_tts", action="store_true", help="speak --tts_text with the offline voice instead of --audio")
+    p.add_argument("--tts_text", default=None, help="what the avatar says (English; with --enable_tts)")
+    p.add_argument("--tts_rate", type=float, default=1.0, help="speaking rate for --enable_tts, 0.5–2.0")
     p.add_argument("--size", default="704*384", choices=SIZES)
     p.add_argument("--num_clip", type=int, default=None, help="clips to make (default: the whole audio)")
     p.add_argument("--sample_steps", type=int, default=4)
@@ -76,8 +80,35 @@ def speed_options(args: argparse.Namespace) -> SpeedOptions:
     return opts.with_low_memory() if args.low_memory else opts
 
 
+def speak(args: argparse.Namespace) -> str | None:
+    """``--tts_text`` spoken by the offline voice into a WAV beside the output (kept: it is the video's
+    audio); None after saying why on stderr (bad text, a bad rate, the voice not installed)."""
+    from liveavatar.tts import Speaker, TTSTextError, TTSUnavailable, check_tts_text
+
+    for r in check_tts_text(args.tts_text):
+        if r.level != "ok":
+            print(f"{r.level.upper():8} typed speech: {r.value}. {r.fix}", file=sys.stderr)
+    out = Path(args.save_file)
+    wav = out.with_name(f"{out.stem}-speech.wav")
+    try:
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        return Speaker().synthesize_to_wav(args.tts_text or "", wav, rate=args.tts_rate)
+    except (TTSTextError, TTSUnavailable, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.enable_tts:
+        spoken = speak(args)
+        if spoken is None:
+            return 2
+        args.audio = spoken
+    elif not args.audio:
+        print("error: give the speech with --audio FILE, or have it spoken with --enable_tts --tts_text \"...\".",
+              file=sys.stderr)
+        return 2
     if args.sample_guide_scale != 0:
         print("error: Live Avatar is distilled to run without guidance; use --sample_guide_scale 0.", file=sys.stderr)
         return 2

@@ -322,15 +322,3 @@ class Speaker:
         """Speak ``text`` into a 16 kHz mono 16-bit WAV at ``path``; returns the path."""
         return write_wav(path, self.synthesize(text, rate), TARGET_SAMPLE_RATE, subtype="PCM_16")
 
-
-_default_speaker: Speaker | None = None
-_default_lock = threading.Lock()
-
-
-def default_speaker() -> Speaker:
-    """One shared :class:`Speaker` per process, so the voice is loaded once."""
-    global _default_speaker
-    with _default_lock:
-        if _default_speaker is None:
-            _default_speaker = Speaker()
-        return _default_speaker

@@ -84,3 +84,23 @@ def test_cli_without_weights_says_where_it_looked(tmp_path):
     bad = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--audio", str(MEDIA / "speech.wav"),
                "--infer_frames", "32")
     assert bad.returncode == 2 and "nearest valid value is 36" in bad.stderr
+
+
+def test_cli_speaks_typed_text_with_the_offline_voice(tmp_path):
+    """Upstream's --enable_tts --tts_text: the text is spoken offline and drives the video; bad text and a
+    missing speech input get their own messages."""
+    pytest.importorskip("piper")
+    out = tmp_path / "tts.mp4"
+    r = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--enable_tts",
+             "--tts_text", "Hello, and welcome to the studio. Today I will show you how this works.",
+             "--size", "384*256", "--save_file", str(out))
+    assert r.returncode == 0, r.stderr
+    v = probe_video(out)
+    speech = tmp_path / "tts-speech.wav"
+    assert v.has_audio and speech.exists()
+    assert 2.0 < v.duration_s < 8.0, v.duration_s  # 15 words at ~3 words/s
+    emoji = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--enable_tts",
+                 "--tts_text", "🙂🙂🙂", "--save_file", str(tmp_path / "e.mp4"))
+    assert emoji.returncode == 2 and "emoji" in emoji.stderr and "Traceback" not in emoji.stderr
+    nothing = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--save_file", str(tmp_path / "n.mp4"))
+    assert nothing.returncode == 2 and "--enable_tts" in nothing.stderr
