@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from liveavatar.i18n import EXAMPLE_NAMES_ZH, t
+
 
 @dataclass(frozen=True)
 class Example:
@@ -23,8 +25,6 @@ class Example:
 
     def label_in(self, lang: str) -> str:
         """The button's text: the name, marked as a bad example when it is made to trip a check."""
-        from liveavatar.i18n import EXAMPLE_NAMES_ZH, t
-
         name = EXAMPLE_NAMES_ZH.get(self.name, self.name) if lang == "zh" else self.name
         return name if self.expect == "ok" else t("example_bad", lang, name=name)
 

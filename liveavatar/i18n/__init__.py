@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import re
 
-from liveavatar.i18n.checks import CHECKS_ZH, check_name, translate_result  # noqa: F401 - re-exported
-
-LANGUAGES = ("en", "zh")
-DEFAULT_LANGUAGE = "en"
+from liveavatar.i18n.checks import (  # noqa: F401 - re-exported
+    CHECKS_ZH, DEFAULT_LANGUAGE, LANGUAGES, check_name, norm_lang, translate_result,
+)
 
 # ------------------------------------------------------------------------------------------------
 # UI strings (everything user-facing in app.py and report.py)
@@ -561,14 +560,10 @@ AUTO_LOCALE_JS = """
 # ------------------------------------------------------------------------------------------------
 # API
 # ------------------------------------------------------------------------------------------------
-def _norm(lang: str | None) -> str:
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-
-
 def t(key: str, lang: str | None = DEFAULT_LANGUAGE, **fmt: object) -> str:
     """The text for ``key`` in ``lang`` (unknown language → English); ``fmt`` fills ``{n}``-style fields."""
     entry = UI[key]
-    text = entry.get(_norm(lang)) or entry[DEFAULT_LANGUAGE]
+    text = entry.get(norm_lang(lang)) or entry[DEFAULT_LANGUAGE]
     return text.format(**fmt) if fmt else text
 
 
@@ -617,7 +612,7 @@ def gradio_translations() -> dict[str, dict[str, str]]:
 def translate_text(text: str, lang: str | None) -> str:
     """``text`` (a sentence built with measured numbers elsewhere) in ``lang``; unknown forms come back as
     they are, and ``tests/test_i18n.py`` fails on any the app can show."""
-    if _norm(lang) != "zh":
+    if norm_lang(lang) != "zh":
         return text
     for pattern, zh in TEXT_ZH:
         m = pattern.fullmatch(text)

@@ -13,10 +13,12 @@ from dataclasses import replace
 from liveavatar.checks.result import CheckResult
 
 LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
 
 
-def _norm(lang: str | None) -> str:
-    return lang if lang in LANGUAGES else "en"
+def norm_lang(lang: str | None) -> str:
+    """``lang`` if the studio speaks it, else English (the one place languages are normalised)."""
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 # ------------------------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ _COMPILED: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
 
 def translate_measure(text: str, lang: str | None) -> str:
     """A check's ``value`` or ``threshold`` in ``lang`` (numbers, units and quoted words unchanged)."""
-    if _norm(lang) != "zh" or not text:
+    if norm_lang(lang) != "zh" or not text:
         return text
     out = text
     for pattern, repl in _COMPILED:
@@ -255,7 +257,7 @@ def translate_measure(text: str, lang: str | None) -> str:
 
 
 def check_name(check_id: str, lang: str, default: str) -> str:
-    if _norm(lang) == "zh" and check_id in CHECKS_ZH:
+    if norm_lang(lang) == "zh" and check_id in CHECKS_ZH:
         return CHECKS_ZH[check_id][0]
     return default
 
@@ -267,7 +269,7 @@ def translate_result(result: CheckResult, lang: str | None) -> CheckResult:
     For Chinese the fix is the check's Chinese generic fix (nothing in English), and stays empty when the check
     passed. Unknown ids and English come back unchanged.
     """
-    if _norm(lang) != "zh" or result.id not in CHECKS_ZH:
+    if norm_lang(lang) != "zh" or result.id not in CHECKS_ZH:
         return result
     name, fix = CHECKS_ZH[result.id]
     if not result.fix:
