@@ -44,10 +44,56 @@ class Clip:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class LiveBlock:
+    """One block made in live mode: ``frames`` uint8 [n, H, W, 3] showing ``audio_16k`` (n × 640 samples
+    at 25 fps). ``index`` counts blocks from 0; ``audio_end`` is the sample (since the session started)
+    at which this block's speech ends, so the caller can match it with when that audio arrived."""
+
+    index: int
+    frames: np.ndarray
+    audio_16k: np.ndarray
+    audio_end: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class LiveSession(Protocol):
+    """Speech in, video out, block by block, for as long as the speech lasts (live mode).
+
+    ``push_audio`` may be called from one thread while another calls ``next_block`` (which does the
+    work, synchronously). A block can be made once its audio plus ``lookahead_samples`` of what
+    follows it have arrived (the audio encoder's right context); ``end_audio`` says no more is
+    coming, after which the remaining audio is made into blocks (the last one padded with silence).
+    """
+
+    block_frames: int
+    lookahead_samples: int
+
+    def push_audio(self, samples_16k: np.ndarray) -> None: ...
+
+    def end_audio(self) -> None: ...
+
+    def next_block(self) -> LiveBlock | None:
+        """Make and return the next block if its audio is in, else ``None`` at once (never waits)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """``end_audio`` was called and every block has been returned."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Backend(Protocol):
     name: str
     label: str
     is_preview: bool
+
+    def start_live(self, plan: GenerationPlan, inputs: PreparedInputs) -> LiveSession:
+        """Open a live session at the plan's size, steps and fps (its clip count is ignored; the audio in
+        ``inputs`` is empty and arrives through ``push_audio``)."""
+        ...
 
     def generate(
         self,
