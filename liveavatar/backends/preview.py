@@ -4,8 +4,11 @@ It animates the reference portrait instead of generating video: the jaw opens wi
 loudness, the head sways a little and the eyes blink now and then. It is honest about what it is:
 every frame carries a "PREVIEW — not the Live Avatar model" label, and ``is_preview`` is True.
 
-Everything expensive is decided once per run (geometry, envelope, sway, blink schedule, label),
-so each frame costs one small remap around the mouth and eyes plus one whole-frame affine warp.
+Everything expensive is decided once per run (geometry, sway, blink schedule, label), so each
+frame costs one small remap around the mouth and eyes plus one whole-frame affine warp. The loudness
+envelope is made block by block from the audio heard so far (with 3 frames of lookahead for its
+smoothing), so live mode (:class:`PreviewLiveSession`) and ``generate`` share one renderer and make
+the same frames from the same speech.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from liveavatar.backends.base import Clip, PreparedInputs
+from liveavatar.backends.base import Clip, LiveBlock, PreparedInputs
 
 if TYPE_CHECKING:
     from liveavatar.plan import GenerationPlan
@@ -87,47 +90,159 @@ def _face_geometry(width: int, height: int, face_box: Box | None, mouth_box: Box
     return _Face(mouth_cx=cx, lip_y=ly, mouth_w=mw, eyes=eyes, centre=(fx0 + 0.5 * fw, fy0 + 0.5 * fh))
 
 
-def loudness_envelope(audio_16k: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
-    """Mouth openness in [0, 1] per video frame, from the RMS of the audio under each frame.
+#: Frames of audio after a frame that its mouth openness looks at (the smoothing's right half): the
+#: live session's ``lookahead_samples`` is this many frames of audio.
+LOOKAHEAD_FRAMES = 3
+#: Frames per block, as in the model's streaming (12 frames = 0.48 s at 25 fps).
+BLOCK_FRAMES = 12
+#: The loudness reference looks this far back (frames; 30 s at 25 fps), so a long session adapts to
+#: the speaker's level as it changes and the work per block stays bounded.
+REFERENCE_WINDOW_FRAMES = 750
+_SMOOTH = np.exp(-0.5 * (np.arange(-LOOKAHEAD_FRAMES, LOOKAHEAD_FRAMES + 1) / 1.0) ** 2)
+_SMOOTH /= _SMOOTH.sum()
+# The nod looks back only (a trailing half window), so it needs no lookahead; it lags the speech a
+# little, which reads as natural.
+_NOD = np.hanning(19)[9:]
+_NOD /= _NOD.sum()
 
-    Levels are judged against the clip's own loud parts (its 95th percentile), so quiet but clean
-    speech still moves the mouth, while an absolute gate keeps silence and hiss closed.
+
+class _Envelope:
+    """Mouth openness in [0, 1] per video frame, from the RMS of the audio under each frame, made
+    block by block from the audio heard so far: the same numbers whether the audio came all at once
+    (``generate``) or in pieces (live mode), because block ``b`` only ever looks at frames before
+    ``12 (b + 1) + LOOKAHEAD_FRAMES``.
+
+    Levels are judged against the speaker's own loud parts (the 95th percentile of the voiced frames
+    heard so far, within the last 30 s), so quiet but clean speech still moves the mouth, while an
+    absolute gate keeps silence and hiss closed.
     """
-    audio = np.asarray(audio_16k, dtype=np.float32).reshape(-1)
-    edges = np.round(np.arange(n_frames + 1) * (AUDIO_RATE / fps)).astype(np.int64)
-    need = int(edges[-1])
-    if len(audio) < need:
-        audio = np.concatenate([audio, np.zeros(need - len(audio), np.float32)])
-    sq = np.concatenate([[0.0], np.cumsum(audio[:need].astype(np.float64) ** 2)])
-    counts = np.maximum(np.diff(edges), 1)
-    rms = np.sqrt(np.maximum(sq[edges[1:]] - sq[edges[:-1]], 0.0) / counts)
-    db = 20.0 * np.log10(rms + 1e-9)
-    voiced = db > -55.0
-    if not voiced.any():
-        return np.zeros(n_frames, np.float32)
-    ref = max(float(np.percentile(db[voiced], 95)), -40.0)
-    floor, top = ref - 28.0, ref - 3.0
-    open_ = np.clip((db - floor) / (top - floor), 0.0, 1.0)
-    open_[~voiced] = 0.0
-    kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.0) ** 2)
-    kernel /= kernel.sum()
-    smooth = np.convolve(np.pad(open_, 3, mode="edge"), kernel, mode="valid")
-    return np.clip(smooth, 0.0, 1.0).astype(np.float32)
+
+    def __init__(self, fps: float) -> None:
+        self.fps = float(fps)
+        self._samples = 0
+        self._db = np.zeros(0, np.float64)       # per complete frame
+        self._pending = np.zeros(0, np.float32)  # samples after the last complete frame
+        self.total_frames: int | None = None     # known once the audio has ended
+        self.openness = np.zeros(0, np.float32)  # per frame, grown block by block
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    def _edge(self, frame: int) -> int:
+        return int(round(frame * AUDIO_RATE / self.fps))
+
+    def push(self, samples: np.ndarray) -> None:
+        if self.total_frames is not None:
+            raise RuntimeError("Audio was pushed after the end of the audio.")
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        self._samples += len(audio)
+        self._pending = np.concatenate([self._pending, audio])
+        self._measure(final=False)
+
+    def end(self, total_frames: int | None = None) -> None:
+        """No more audio: the frames are those the audio covers (or ``total_frames``), the last padded with silence."""
+        if self.total_frames is None:
+            covered = int(math.ceil(self._samples * self.fps / AUDIO_RATE - 1e-9))
+            self.total_frames = covered if total_frames is None else int(total_frames)
+            self._measure(final=True)
+
+    def _measure(self, final: bool) -> None:
+        """dB per frame for every frame whose audio is all in (at the end: the rest, padded with silence)."""
+        done = len(self._db)
+        first = self._edge(done)
+        target = self.total_frames if final else done
+        if not final:
+            while self._edge(target + 1) <= self._samples:
+                target += 1
+        if target <= done:
+            return
+        edges = np.array([self._edge(i) for i in range(done, target + 1)], np.int64) - first
+        audio = self._pending
+        if len(audio) < edges[-1]:
+            audio = np.concatenate([audio, np.zeros(edges[-1] - len(audio), np.float32)])
+        # Each frame summed on its own (not as differences of one running sum), so a frame's level
+        # does not depend on where the audio was cut into pieces.
+        sq = audio[: edges[-1]].astype(np.float64) ** 2
+        counts = np.diff(edges)
+        sums = np.add.reduceat(sq, edges[:-1]) if len(sq) else np.zeros(len(counts))
+        sums[counts == 0] = 0.0
+        rms = np.sqrt(sums / np.maximum(counts, 1))
+        self._db = np.concatenate([self._db, 20.0 * np.log10(rms + 1e-9)])
+        self._pending = self._pending[edges[-1]:]
+
+    def ready(self) -> int:
+        """Frames whose openness can be made now: whole blocks with their lookahead heard, or all at the end."""
+        if self.total_frames is not None:
+            return self.total_frames
+        heard = len(self._db) - LOOKAHEAD_FRAMES
+        return max(0, heard // BLOCK_FRAMES * BLOCK_FRAMES)
+
+    def fill(self, upto: int) -> np.ndarray:
+        """Openness for frames ``[0, upto)`` (``upto`` ≤ :meth:`ready`), made block by block."""
+        made = len(self.openness)
+        pieces = [self.openness]
+        while made < upto:
+            stop = min(made + BLOCK_FRAMES, self.total_frames if self.total_frames is not None else made + BLOCK_FRAMES)
+            pieces.append(self._block(made, stop))
+            made = stop
+        self.openness = np.concatenate(pieces) if len(pieces) > 1 else self.openness
+        return self.openness
+
+    def _block(self, start: int, stop: int) -> np.ndarray:
+        k = LOOKAHEAD_FRAMES
+        end = stop + k if self.total_frames is None else min(stop + k, self.total_frames)
+        db = self._db[:end]
+        recent = db[max(0, end - REFERENCE_WINDOW_FRAMES):]
+        lo = max(0, start - k)
+        voiced = db[lo:end] > -55.0
+        loud = recent[recent > -55.0]
+        if not len(loud):
+            return np.zeros(stop - start, np.float32)
+        ref = max(float(np.percentile(loud, 95)), -40.0)
+        floor, top = ref - 28.0, ref - 3.0
+        raw = np.clip((db[lo:end] - floor) / (top - floor), 0.0, 1.0)
+        raw[~voiced] = 0.0
+        # Edge-padded to the frames the kernel reaches: before frame 0, and after the last frame.
+        padded = np.concatenate([np.full(lo - (start - k), raw[0]), raw, np.full(stop + k - end, raw[-1])])
+        smooth = np.convolve(padded, _SMOOTH, mode="valid")
+        return np.clip(smooth, 0.0, 1.0).astype(np.float32)
+
+    def nod(self, frame: int) -> float:
+        """Head dip at ``frame``: the openness of the frames up to it, trailing-weighted (no lookahead)."""
+        lo = frame - len(_NOD) + 1
+        past = self.openness[max(0, lo): frame + 1]
+        if lo < 0:
+            past = np.concatenate([np.full(-lo, self.openness[0], np.float32), past])
+        return float(np.dot(_NOD[::-1], past))
 
 
-def _blink_curve(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """Lid closure per frame: a ~0.2 s blink every 2.5–5 s, at seeded times."""
-    curve = np.zeros(n_frames, np.float32)
-    shape = np.array([0.35, 0.85, 1.0, 0.7, 0.3], np.float32)
-    t = rng.uniform(0.8, 2.5)
-    while True:
-        start = int(t * fps)
-        if start >= n_frames:
-            break
-        end = min(start + len(shape), n_frames)
-        curve[start:end] = shape[: end - start]
-        t += rng.uniform(2.5, 5.0)
-    return curve
+def loudness_envelope(audio_16k: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """Mouth openness in [0, 1] for ``n_frames`` video frames of ``audio_16k`` (see :class:`_Envelope`)."""
+    env = _Envelope(fps)
+    env.push(np.asarray(audio_16k, dtype=np.float32).reshape(-1)[: int(round(n_frames * AUDIO_RATE / fps))])
+    env.end(n_frames)
+    return env.fill(n_frames).copy()
+
+
+class _Blinks:
+    """Lid closure per frame: a ~0.2 s blink every 2.5–5 s at seeded times, scheduled as far as asked."""
+
+    SHAPE = (0.35, 0.85, 1.0, 0.7, 0.3)
+
+    def __init__(self, fps: float, rng: np.random.Generator) -> None:
+        self.fps, self.rng = fps, rng
+        self.starts: list[int] = []
+        self._next_t = rng.uniform(0.8, 2.5)
+
+    def closure(self, frame: int) -> float:
+        while int(self._next_t * self.fps) <= frame:
+            self.starts.append(int(self._next_t * self.fps))
+            self._next_t += self.rng.uniform(2.5, 5.0)
+        for start in reversed(self.starts[-2:]):
+            if 0 <= frame - start < len(self.SHAPE):
+                return self.SHAPE[frame - start]
+        return 0.0
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -274,12 +389,149 @@ def label_box(width: int, height: int) -> Box:
     return margin, margin, min(width, margin + w), min(height, margin + h)
 
 
+class _Renderer:
+    """Draws frame ``i`` of a run: the one place the preview's look is made, for ``generate`` and live mode.
+
+    Everything per run is fixed here (geometry, warps, label, sway phases, blink schedule); each
+    frame then needs only its openness and nod from :class:`_Envelope`. The work buffer carries the
+    portrait between frames, so frames must be drawn in order.
+    """
+
+    def __init__(self, plan: GenerationPlan, inputs: PreparedInputs) -> None:
+        width, height = plan.width, plan.height
+        self.width, self.height, self.fps = width, height, float(plan.fps)
+        reference = np.asarray(inputs.reference)
+        if reference.ndim != 3 or reference.shape[2] < 3:
+            raise ValueError(f"Reference must be an RGB image [H, W, 3]; got shape {reference.shape}.")
+        reference = np.ascontiguousarray(reference[..., :3], dtype=np.uint8)
+        if reference.shape[:2] != (height, width):
+            raise ValueError(
+                f"Reference is {reference.shape[1]}×{reference.shape[0]}; the plan needs {width}×{height} "
+                "(inputs must be prepared to the plan's size)."
+            )
+        self.reference = reference
+        seed = int(inputs.seed) % (2**63)
+        face = _face_geometry(width, height, inputs.face_box, inputs.mouth_box)
+        self.mouth = _MouthWarp(face, width, height)
+        self.eyes = [_EyeWarp(e, width, height) for e in face.eyes]
+        # Separate seeded streams, so the sway does not depend on how many blinks a run has.
+        self.blinks = _Blinks(self.fps, np.random.default_rng([seed, 1]))
+        self.phase = [float(p) for p in np.random.default_rng([seed, 2]).uniform(0, 2 * math.pi, size=4)]
+        self.k = height / 384.0
+        self.centre = (float(face.centre[0]), float(face.centre[1]))
+        label_rgb, label_alpha = _label_patch(width, height)
+        self.label = label_box(width, height)
+        lx0, ly0, lx1, ly1 = self.label
+        self.label_rgb, self.label_alpha = label_rgb[: ly1 - ly0, : lx1 - lx0], label_alpha[: ly1 - ly0, : lx1 - lx0]
+        self.work = reference.copy()
+
+    def draw(self, i: int, openness: float, nod: float, out: np.ndarray) -> None:
+        """Frame ``i`` into ``out`` ([H, W, 3] uint8): mouth, blink, sway and nod, then the label."""
+        t, ph, k = i / self.fps, self.phase, self.k
+        blink = self.blinks.closure(i)
+        # Sway: two slow sines per axis with seeded phases, plus a nod that follows the speech.
+        angle = SWAY_DEGREES * (0.7 * math.sin(2 * math.pi * 0.21 * t + ph[0]) + 0.3 * math.sin(2 * math.pi * 0.53 * t + ph[1]))
+        dx = SWAY_PIXELS * k * math.sin(2 * math.pi * 0.17 * t + ph[2])
+        dy = SWAY_PIXELS * k * 0.6 * math.sin(2 * math.pi * 0.29 * t + ph[3]) + NOD_PIXELS * k * nod
+        self.mouth.apply(self.reference, self.work, openness)
+        for eye in self.eyes:
+            eye.apply(self.reference, self.work, blink)
+        matrix = cv2.getRotationMatrix2D(self.centre, angle, 1.0)
+        matrix[0, 2] += dx
+        matrix[1, 2] += dy
+        cv2.warpAffine(self.work, matrix, (self.width, self.height), dst=out,
+                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        if blink > 1e-3:  # the eye ROIs were changed: put the open eyes back for the next frame
+            for eye in self.eyes:
+                if eye.valid:
+                    self.work[eye.roi] = self.reference[eye.roi]
+        lx0, ly0, lx1, ly1 = self.label
+        region = out[ly0:ly1, lx0:lx1]
+        region[...] = (region * (1.0 - self.label_alpha) + self.label_rgb + 0.5).astype(np.uint8)
+
+
+class PreviewLiveSession:
+    """Live mode for the preview: frames made block by block as the speech arrives (see ``LiveSession``).
+
+    A block of 12 frames is made once its audio and ``LOOKAHEAD_FRAMES`` more frames of audio are in
+    (the openness smoothing looks that far ahead). After :meth:`end_audio` the rest is drained: the
+    last block has just the frames the audio covers (not padded to 12), like ``generate``'s last clip.
+    Pushing a whole speech in pieces gives exactly ``generate``'s frames for it.
+    """
+
+    block_frames = BLOCK_FRAMES
+
+    def __init__(self, plan: GenerationPlan, inputs: PreparedInputs) -> None:
+        self._renderer = _Renderer(plan, inputs)
+        self._env = _Envelope(plan.fps)
+        self.samples_per_frame = AUDIO_RATE / float(plan.fps)
+        self.lookahead_samples = int(math.ceil(LOOKAHEAD_FRAMES * self.samples_per_frame))
+        self._audio: list[np.ndarray] = []
+        self._lock = threading.Lock()  # push_audio and next_block may run on different threads
+        self._made = 0
+        self._index = 0
+        self._closed = False
+
+    def push_audio(self, samples_16k: np.ndarray) -> None:
+        audio = np.asarray(samples_16k, dtype=np.float32).reshape(-1)
+        with self._lock:
+            if self._closed:
+                return
+            self._env.push(audio)
+            self._audio.append(audio)
+
+    def end_audio(self) -> None:
+        with self._lock:
+            self._env.end()
+
+    @property
+    def finished(self) -> bool:
+        with self._lock:
+            return self._env.total_frames is not None and self._made >= self._env.total_frames
+
+    def next_block(self) -> LiveBlock | None:
+        t0 = time.perf_counter()
+        with self._lock:
+            if self._closed:
+                return None
+            ready = self._env.ready()
+            if ready <= self._made:
+                return None
+            start = self._made
+            stop = min(start + BLOCK_FRAMES, ready)
+            openness = self._env.fill(stop)
+            nods = [self._env.nod(i) for i in range(start, stop)]
+            heard = self._env.samples
+            audio = np.concatenate(self._audio) if len(self._audio) > 1 else (self._audio[0] if self._audio else np.zeros(0, np.float32))
+            self._audio = [audio]
+        frames = np.empty((stop - start, self._renderer.height, self._renderer.width, 3), np.uint8)
+        for j, i in enumerate(range(start, stop)):
+            self._renderer.draw(i, float(openness[i]), nods[j], frames[j])
+        a0, a1 = int(round(start * self.samples_per_frame)), int(round(stop * self.samples_per_frame))
+        block_audio = np.zeros(a1 - a0, np.float32)
+        piece = audio[a0:a1]
+        block_audio[: len(piece)] = piece
+        block = LiveBlock(index=self._index, frames=frames, audio_16k=block_audio, audio_end=min(a1, heard),
+                          timings={"render_s": time.perf_counter() - t0})
+        self._made, self._index = stop, self._index + 1
+        return block
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._audio = []
+
+
 class PreviewBackend:
     """The CPU preview: an animated portrait with a visible label, never mistaken for the model."""
 
     name = "preview"
     label = "CPU preview (not the model)"
     is_preview = True
+
+    def start_live(self, plan: GenerationPlan, inputs: PreparedInputs) -> PreviewLiveSession:
+        """A live session at the plan's size and fps (the plan's clips and ``inputs.audio_16k`` are not used)."""
+        return PreviewLiveSession(plan, inputs)
 
     def generate(
         self,
@@ -293,43 +545,12 @@ class PreviewBackend:
         The preview has no denoising steps, so ``on_step`` is not called.
         """
         t_setup = time.perf_counter()
-        width, height, fps = plan.width, plan.height, float(plan.fps)
-        reference = np.asarray(inputs.reference)
-        if reference.ndim != 3 or reference.shape[2] < 3:
-            raise ValueError(f"Reference must be an RGB image [H, W, 3]; got shape {reference.shape}.")
-        reference = np.ascontiguousarray(reference[..., :3], dtype=np.uint8)
-        if reference.shape[:2] != (height, width):
-            raise ValueError(
-                f"Reference is {reference.shape[1]}×{reference.shape[0]}; the plan needs {width}×{height} "
-                "(inputs must be prepared to the plan's size)."
-            )
+        renderer = _Renderer(plan, inputs)
         n_total = plan.video_frames
-        rng = np.random.default_rng(int(inputs.seed) % (2**63))
-        face = _face_geometry(width, height, inputs.face_box, inputs.mouth_box)
-        mouth = _MouthWarp(face, width, height)
-        eyes = [_EyeWarp(e, width, height) for e in face.eyes]
-        openness = loudness_envelope(inputs.audio_16k, fps, n_total)
-        blink = _blink_curve(n_total, fps, rng)
-
-        # Sway: two slow sines per axis with seeded phases, plus a nod that follows the speech.
-        t = np.arange(n_total) / fps
-        phase = rng.uniform(0, 2 * math.pi, size=4)
-        k = height / 384.0
-        angle = SWAY_DEGREES * (
-            0.7 * np.sin(2 * math.pi * 0.21 * t + phase[0]) + 0.3 * np.sin(2 * math.pi * 0.53 * t + phase[1])
-        )
-        dx = SWAY_PIXELS * k * np.sin(2 * math.pi * 0.17 * t + phase[2])
-        dy = SWAY_PIXELS * k * 0.6 * np.sin(2 * math.pi * 0.29 * t + phase[3])
-        nod_kernel = np.hanning(9)
-        nod_kernel /= nod_kernel.sum()
-        dy = dy + NOD_PIXELS * k * np.convolve(np.pad(openness, 4, mode="edge"), nod_kernel, mode="valid")
-        centre = (float(face.centre[0]), float(face.centre[1]))
-
-        label_rgb, label_alpha = _label_patch(width, height)
-        lx0, ly0, lx1, ly1 = label_box(width, height)
-        label_rgb, label_alpha = label_rgb[: ly1 - ly0, : lx1 - lx0], label_alpha[: ly1 - ly0, : lx1 - lx0]
-
-        work = reference.copy()
+        env = _Envelope(plan.fps)
+        env.push(np.asarray(inputs.audio_16k, dtype=np.float32).reshape(-1)[: int(round(n_total * AUDIO_RATE / plan.fps))])
+        env.end(n_total)
+        openness = env.fill(n_total)
         setup_s = time.perf_counter() - t_setup
         start = 0
         for index in range(plan.num_clips):
@@ -337,27 +558,12 @@ class PreviewBackend:
                 return
             t0 = time.perf_counter()
             n = plan.last_clip_frames if index == plan.num_clips - 1 else plan.frames_per_clip
-            frames = np.empty((n, height, width, 3), np.uint8)
+            frames = np.empty((n, plan.height, plan.width, 3), np.uint8)
             for j in range(n):
                 if cancel is not None and cancel.is_set():
                     return
                 i = start + j
-                mouth.apply(reference, work, float(openness[i]))
-                for eye in eyes:
-                    eye.apply(reference, work, float(blink[i]))
-                matrix = cv2.getRotationMatrix2D(centre, float(angle[i]), 1.0)
-                matrix[0, 2] += dx[i]
-                matrix[1, 2] += dy[i]
-                cv2.warpAffine(
-                    work, matrix, (width, height), dst=frames[j],
-                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101,
-                )
-                if blink[i] > 1e-3:  # the eye ROIs were changed: put the open eyes back for the next frame
-                    for eye in eyes:
-                        if eye.valid:
-                            work[eye.roi] = reference[eye.roi]
-            region = frames[:, ly0:ly1, lx0:lx1]
-            region[...] = (region * (1.0 - label_alpha) + label_rgb + 0.5).astype(np.uint8)
+                renderer.draw(i, float(openness[i]), env.nod(i), frames[j])
             start += n
             timings = {"render_s": time.perf_counter() - t0}
             if index == 0:

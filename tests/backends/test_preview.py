@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from liveavatar.backends.base import Backend, PreparedInputs
+from liveavatar.backends.base import Backend, Clip, PreparedInputs
 from liveavatar.backends.preview import LABEL, PreviewBackend, label_box, loudness_envelope
 from liveavatar.media.video import probe_video, write_mp4
 from liveavatar.plan import make_plan
@@ -188,3 +188,86 @@ def test_boxes_outside_or_tiny_do_not_break_rendering(face_box, mouth_box):
     plan = plan_for(0.5)
     clips = render(plan, inputs_for(plan, speech_like(0.5), face_box=face_box, mouth_box=mouth_box))
     assert sum(len(c.frames) for c in clips) == plan.video_frames
+
+
+# --- live mode ---------------------------------------------------------------------------------
+
+BLOCK = 12 * 640  # samples in one 12-frame block at 25 fps (0.48 s)
+
+
+def live_session(plan, seed: int = 7):
+    inputs = inputs_for(plan, np.zeros(0, np.float32), seed=seed)
+    return PreviewBackend().start_live(plan, inputs)
+
+
+def test_a_block_comes_out_only_once_its_audio_and_lookahead_are_in():
+    plan = plan_for(3.0)
+    session = live_session(plan)
+    assert session.block_frames == 12 and session.lookahead_samples == 3 * 640
+    audio = speech_like(3.0)
+    assert session.next_block() is None  # nothing heard yet
+    session.push_audio(audio[: BLOCK + session.lookahead_samples - 1])  # one sample short
+    assert session.next_block() is None
+    session.push_audio(audio[BLOCK + session.lookahead_samples - 1 : BLOCK + session.lookahead_samples])
+    block = session.next_block()
+    assert block is not None and block.index == 0 and block.frames.shape == (12, H, W, 3)
+    assert block.audio_end == BLOCK and np.array_equal(block.audio_16k, audio[:BLOCK])
+    assert session.next_block() is None and not session.finished
+    session.close()
+
+
+def test_live_blocks_pushed_in_048_s_chunks_equal_generate_bit_for_bit():
+    seconds = 3.3  # 82 frames: six whole blocks and a partial one of 10 frames
+    plan = plan_for(seconds)
+    audio = inputs_for(plan, speech_like(seconds)).audio_16k
+    offline = np.concatenate([c.frames for c in render(plan, inputs_for(plan, audio))])
+    session = live_session(plan)
+    blocks = []
+    for i in range(0, len(audio), BLOCK):
+        session.push_audio(audio[i : i + BLOCK])
+        while (block := session.next_block()) is not None:
+            blocks.append(block)
+    assert len(blocks) == 6  # the 7th block waits for its lookahead, which never comes ...
+    session.end_audio()
+    while (block := session.next_block()) is not None:  # ... until the end drains it
+        blocks.append(block)
+    assert session.finished
+    assert [b.index for b in blocks] == list(range(7))
+    assert [len(b.frames) for b in blocks] == [12] * 6 + [10]
+    assert blocks[-1].audio_end == len(audio)
+    live = np.concatenate([b.frames for b in blocks])
+    assert live.shape == offline.shape
+    assert np.array_equal(live, offline)  # bit-identical: each block only looks at audio it has
+    assert np.array_equal(np.concatenate([b.audio_16k for b in blocks]), audio)
+
+
+def test_uneven_pieces_and_a_partial_last_frame_are_drained_padded_with_silence():
+    session = live_session(plan_for(2.0))
+    audio = speech_like(1.0)[:15_000]  # 23.4 frames of audio
+    for piece in np.array_split(audio, 7):
+        session.push_audio(piece)
+    got = []
+    while (block := session.next_block()) is not None:
+        got.append(block)
+    assert [len(b.frames) for b in got] == [12]  # frames 12..23 wait for frames 24..26
+    session.end_audio()
+    while (block := session.next_block()) is not None:
+        got.append(block)
+    assert [len(b.frames) for b in got] == [12, 12]  # 24 frames cover 15,000 samples
+    assert len(got[-1].audio_16k) == 12 * 640 and got[-1].audio_end == 15_000
+    assert not got[-1].audio_16k[15_000 - BLOCK :].any()  # the part past the speech is silence
+    assert session.finished and session.next_block() is None
+
+
+def test_live_mouth_moves_with_speech_and_close_stops_it():
+    session = live_session(plan_for(2.0))
+    session.push_audio(speech_like(2.0))
+    frames = np.concatenate([b.frames for b in iter(session.next_block, None)])
+    quiet = live_session(plan_for(2.0))
+    quiet.push_audio(np.zeros(2 * SR, np.float32))
+    silent = np.concatenate([b.frames for b in iter(quiet.next_block, None)])
+    ref = reference_image()
+    assert mouth_change([Clip(0, frames)], ref) > 3 * mouth_change([Clip(0, silent)], ref)
+    session.close()
+    session.push_audio(speech_like(1.0))
+    assert session.next_block() is None
