@@ -408,6 +408,55 @@ UI: dict[str, dict[str, str]] = {
         "zh": "**无法下载:** 本服务器设置了 `HF_HUB_OFFLINE`。",
     },
     "download_failed": {"en": "**Download failed:** {reason}", "zh": "**下载失败:** {reason}"},
+    # live mode (liveavatar/ui/live.py)
+    "live_accordion": {"en": "Live: speak, and the avatar follows as you talk", "zh": "实时模式:你一说话,数字人就跟着说"},
+    "live_intro": {
+        "en": "Uses the portrait, prompt and preset above. Tick the consent box, then press record on the "
+        "microphone and speak: every 0.48 s of speech becomes video while you are still talking. Stop the "
+        "recording (or press Stop live) to finish; the whole run is saved to your history. Or type a text: it "
+        "is spoken sentence by sentence, and the video starts after the first sentence.",
+        "zh": "使用上方的人像、提示词和预设。勾选同意框后,按下麦克风的录音键开始说话:你还在说的时候,每 0.48 秒的语音"
+        "就会变成视频。停止录音(或按“停止实时”)即结束;整段会保存到你的历史记录。也可以输入文字:逐句朗读,第一句读完视频就开始。",
+    },
+    "live_mic": {"en": "Microphone (live)", "zh": "麦克风(实时)"},
+    "live_text": {"en": "Type what the avatar says", "zh": "输入数字人要说的话"},
+    "live_text_placeholder": {
+        "en": "One or more English sentences; the first is spoken while the rest are still being made.",
+        "zh": "一句或多句英文;第一句开始朗读时,其余的还在合成。",
+    },
+    "live_speak_button": {"en": "Speak this text live", "zh": "实时朗读这段文字"},
+    "live_stop_button": {"en": "Stop live", "zh": "停止实时"},
+    "live_video": {"en": "Live video (streams as it is made)", "zh": "实时视频(边生成边播放)"},
+    "live_latency_label": {"en": "Latency", "zh": "延迟"},
+    "live_waiting": {"en": "Live: listening… {speech} s of speech heard, waiting for the first block.",
+                     "zh": "实时:正在听……已收到 {speech} 秒语音,等待第一个块。"},
+    "live_readout": {
+        "en": "**Mouth follows your voice by {p50} s; p95 {p95} s.** {blocks} blocks · {speech} s of speech · "
+        "drift {drift} s per 10 s",
+        "zh": "**嘴型比你的声音晚 {p50} 秒;p95 {p95} 秒。** {blocks} 个块 · {speech} 秒语音 · 漂移每 10 秒 {drift} 秒",
+    },
+    "live_done": {"en": "Live run saved to your history: {video} s of video.", "zh": "实时结果已保存到历史记录:{video} 秒视频。"},
+    "live_stopped": {"en": "Stopped; what was made is saved.", "zh": "已停止;已生成的部分已保存。"},
+    "live_limit": {"en": "The live limit of {limit} of speech was reached; the run ended there.",
+                   "zh": "已达到实时语音上限 {limit},本次到此结束。"},
+    "live_nothing_made": {"en": "No video was made: no speech reached a whole block (0.48 s).",
+                          "zh": "没有生成视频:语音不足一个块(0.48 秒)。"},
+    "live_failed": {"en": "The live run failed after some blocks; what was made is saved. Reason: {reason}",
+                    "zh": "实时生成在部分块后失败;已生成的部分已保存。原因:{reason}"},
+    "live_no_portrait": {"en": "Live mode needs a portrait: upload or take a photo above first.",
+                         "zh": "实时模式需要人像:请先在上方上传或拍摄照片。"},
+    "live_bad_portrait": {"en": "The portrait cannot be used: {reason}", "zh": "此人像无法使用:{reason}"},
+    "live_busy": {"en": "You already have a live run going (one at a time). Stop it first.",
+                  "zh": "你已有一个实时任务在运行(一次只能一个)。请先停止它。"},
+    "live_unavailable": {"en": "Live mode is not available with this backend: {reason}",
+                         "zh": "当前后端不支持实时模式:{reason}"},
+    "live_text_problem": {"en": "This text cannot be spoken: {reason}", "zh": "这段文字无法朗读:{reason}"},
+    "live_tts_missing": {"en": "Text to speech is not installed on this server: {reason}",
+                         "zh": "本服务器未安装文字转语音:{reason}"},
+    "live_stopping": {"en": "Stopping live mode after the current block; what was made is saved.",
+                      "zh": "将在当前块完成后停止实时模式;已生成的部分会被保存。"},
+    "live_nothing": {"en": "No live run is going.", "zh": "当前没有正在进行的实时任务。"},
+    "live_history": {"en": "live", "zh": "实时"},
 }
 
 #: The bundled examples' names (examples/examples.json) in Chinese.
