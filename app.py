@@ -30,6 +30,7 @@ from liveavatar.secret import browser_state_secret  # noqa: E402
 from liveavatar.speed import ATTENTION_KERNELS  # noqa: E402
 from liveavatar.studio import Limits  # noqa: E402
 from liveavatar.ui.components import PortraitInput, SpeechInput  # noqa: E402
+from liveavatar.ui.live import build_live_section  # noqa: E402
 from liveavatar.vram import offered_presets  # noqa: E402
 from liveavatar.warmup import start_warm_up  # noqa: E402
 from liveavatar.ui.handlers import (  # noqa: E402
@@ -224,6 +225,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     adv_json = gr.Textbox(label=L("Settings as JSON (what the /generate API receives)"), interactive=False, value=advanced_json(default_preset, std.size, 0, 4, 48, -1, True, False))
                     run_md = gr.Markdown(elem_id="run-details")
                     info = gr.JSON(label=L("Run details (seed used, plan, timings)"), elem_id="run-json")
+        live_section = build_live_section(studio, prompt=prompt, image=image, preset=preset, advanced=adv_json, consent=consent,
+                                          visitor=visitor, lang=lang_state, concurrency=concurrency)
         with gr.Accordion(t("history_accordion", "en", hours=f"{options.keep_hours:g}"), open=True) as history_box:
             history = gr.Gallery(label=L("History"), columns=6, height=220, allow_preview=False, elem_id="history")
             history_id = gr.State("")
@@ -286,6 +289,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         info.change(result_details, [info, lang_state], run_md, api_visibility="private", queue=False)
         stop_btn.click(studio.stop, lang_state, fix_msg, api_name="stop", concurrency_limit=None, concurrency_id="control")
 
+        for event in live_section.done:  # a finished live run joins the history
+            event.then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
         history.select(studio.history_select, [visitor, lang_state], [history_id, history_md, history_cli], api_visibility="private", queue=False)
         rerun_btn.click(studio.history_load, [visitor, history_id, lang_state],
                         [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload, attention, speed], api_visibility="private",

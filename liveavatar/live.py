@@ -315,6 +315,10 @@ class LiveRun:
             self._changed.wait_for(lambda: len(self.records) > seen or not self._encoder.is_alive(), timeout)
             return list(self.records[seen:])
 
+    def speech(self) -> np.ndarray:
+        """The speech under the frames written so far (16 kHz mono float32), as the MP4 carries it."""
+        return np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
+
     def stats(self) -> LatencyStats:
         with self._changed:
             return latency_stats(list(self.records))
@@ -336,8 +340,7 @@ class LiveRun:
         video = None
         try:
             if self._writer is not None and self._frames_written:
-                audio = np.concatenate(self._audio) if self._audio else None
-                self._writer.close(audio_16k=audio, sample_rate=AUDIO_RATE, metadata=self.metadata)
+                self._writer.close(audio_16k=self.speech(), sample_rate=AUDIO_RATE, metadata=self.metadata)
                 video = str(self.path)
             elif self._writer is not None:
                 self._writer.abort()
