@@ -41,6 +41,12 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
+def chromium_flags() -> list[str]:
+    """The flags every test's Chromium starts with (a test that needs its own browser adds to them)."""
+    return list(CHROMIUM_FLAGS)
+
+
+@pytest.fixture(scope="session")
 def app_server(chromium_path, tmp_path_factory):
     with launched_app(tmp_path_factory.mktemp("browser-outputs"), "--preview") as server:
         yield server
