@@ -419,7 +419,7 @@ UI: dict[str, dict[str, str]] = {
         "就会变成视频。停止录音(或按“停止实时”)即结束;整段会保存到你的历史记录。也可以输入文字:逐句朗读,第一句读完视频就开始。",
     },
     "live_mic": {"en": "Microphone (live)", "zh": "麦克风(实时)"},
-    "live_text": {"en": "Type what the avatar says", "zh": "输入数字人要说的话"},
+    "live_text": {"en": "Or type a text to speak live", "zh": "或输入一段文字实时朗读"},
     "live_text_placeholder": {
         "en": "One or more English sentences; the first is spoken while the rest are still being made.",
         "zh": "一句或多句英文;第一句开始朗读时,其余的还在合成。",
