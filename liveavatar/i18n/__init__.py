@@ -420,6 +420,8 @@ UI: dict[str, dict[str, str]] = {
     },
     "live_mic": {"en": "Microphone (live)", "zh": "麦克风(实时)"},
     "live_text": {"en": "Or type a text to speak live", "zh": "或输入一段文字实时朗读"},
+    # the typed-speech box under the Speech input (app.py) uses this text; live mode's has its own above
+    "tts_text_label": {"en": "Type what the avatar says", "zh": "输入数字人要说的话"},
     "live_text_placeholder": {
         "en": "One or more English sentences; the first is spoken while the rest are still being made.",
         "zh": "一句或多句英文;第一句开始朗读时,其余的还在合成。",
