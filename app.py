@@ -170,6 +170,12 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     # These hand the upload's path to our loaders untouched (see liveavatar/ui/components.py).
                     image = PortraitInput(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
                     audio = SpeechInput(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
+                with gr.Row():  # typed speech: spoken offline into the Speech box above (liveavatar/tts.py)
+                    tts_text = gr.Textbox(label=L("Type what the avatar says"), lines=2, max_lines=8, scale=3, elem_id="tts-text",
+                                          placeholder=L("English or Chinese (Mandarin). Press “Speak this text”: the speech is made offline and put into the Speech box above."))
+                    with gr.Column(scale=2, min_width=220):
+                        tts_rate = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label=L("Speaking rate (1 = normal)"), elem_id="tts-rate")
+                        speak_btn = gr.Button(L("Speak this text"), size="sm", elem_id="speak-text")
                 limits_md = gr.Markdown(limits_text(options), elem_id="input-limits")
                 with gr.Row():
                     crop_btn = gr.Button(L("Crop around the face"), size="sm")
@@ -277,12 +283,14 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         for btn, which in ((denoise_btn, "denoise"), (loud_btn, "loudness"), (convert_btn, "convert")):
             btn.click(lambda a, u, code, w=which: studio.fix_audio(w, a, u, code), [audio, undo_state, lang_state],
                       [audio, fix_msg, undo_state], api_visibility="undocumented", api_name=f"fix_{which}")
+        speak_btn.click(studio.speak_text, [tts_text, tts_rate, audio, undo_state, lang_state], [audio, fix_msg, undo_state],
+                        api_visibility="undocumented", api_name="speak_text", concurrency_limit=2, concurrency_id="tts")
         undo_btn.click(studio.undo_fix, [undo_state, lang_state], [image, audio, fix_msg, undo_state], api_visibility="private", queue=False)
 
         # Queued (not queue=False): only queued events show their error as a toast in Gradio 6.
         generate_btn.click(consent_gate, [consent, lang_state], None, api_visibility="private", concurrency_limit=None,
                            concurrency_id="control").success(
-            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state], [video, info],
+            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state, tts_text, tts_rate], [video, info],
             api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=progress_box,
         ).then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
         info.change(result_summary, [info, lang_state], result_md, api_visibility="private", queue=False)

@@ -256,7 +256,8 @@ class InputCache:
         if not audio_path:
             insp.file_results.append(
                 problem("audio.file", "Speech audio", "no audio", "a speech recording",
-                        "Upload a WAV or MP3 of the speech, or record one with the microphone.")
+                        "Upload a WAV or MP3 of the speech, record one with the microphone, or type "
+                        "the words to be spoken (\"Speak this text\", or /generate's text parameter).")
             )
         else:
             audio, stats, error = self._cached("audio", audio_path, lambda: _inspect_audio(audio_path, limits))

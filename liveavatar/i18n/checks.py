@@ -28,7 +28,7 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
     # files (studio.py)
     "prompt.too_long": ("提示词大小", "请将提示词缩短到 100–200 词,过长的提示词大部分会被模型忽略。"),
     "image.file": ("参考图像", "请上传、粘贴或拍摄一张单人正脸照片(JPG 或 PNG);若文件无法读取,请换一个文件。"),
-    "audio.file": ("语音音频", "请上传语音的 WAV 或 MP3 文件,或用麦克风录制一段;若文件无法读取,请换一个文件。"),
+    "audio.file": ("语音音频", "请上传语音的 WAV 或 MP3 文件,用麦克风录制一段,或输入要说的话让它朗读(“朗读这段文字”按钮);若文件无法读取,请换一个文件。"),
     # notes on decoding (ui/handlers.py) and hidden characters (checks/prompt.py)
     "image.animated": ("动图", "动图只使用第一帧作为参考图像。如果这一帧不是想要的画面,请把想要的那一帧另存为 JPG 或 PNG 后再上传。"),
     "image.colour": ("颜色", "图像为 CMYK 等非 RGB 颜色模式,已转换为 RGB,颜色可能略有偏差。如预览颜色不对,请导出为 RGB 的 JPG 或 PNG。"),
@@ -62,6 +62,11 @@ CHECKS_ZH: dict[str, tuple[str, str]] = {
     "prompt.elements": ("提示词结构", "请用结构化英文补全四个要素:人物特征、动作状态、环境设定、艺术风格。"),
     # consistency (checks/consistency.py)
     "consistency.emotion": ("提示词与音频情绪", "提示词中的语气描述应与音频一致:音频平淡时不要要求“兴奋、大笑”,音频激昂时不要描述“平静、轻声”;可修改提示词,或按所需语气重新录音。"),
+    # typed speech (tts.py)
+    "tts.text": ("要朗读的文字", "请输入数字人要说的话(纯文字):表情符号、符号和标签不会被朗读;最多 2,000 词(一个汉字算一个词,约 13 分钟语音),更长的文字请分段,每段生成一个视频。"),
+    "tts.markup": ("文字中的标记", "HTML/SSML 标签会被移除,不会被朗读;不支持 SSML 指令(停顿、重音、语速),请改用语速设置。"),
+    "tts.symbols": ("表情与符号", "表情符号和其他符号不会被朗读;如果它们的意思重要,请用文字写出来。"),
+    "tts.language": ("语言", "英文和中文可以朗读;中文由离线的普通话合成语音朗读,清晰但明显是合成音。其他文字会被跳过或读错。想要自然的声音或其他语言,请上传录音。"),
     "consistency.people": ("提示词与图像人数", "提示词描述的人物应与图像一致:图像只有一人时只描述此人;图像有多人时请裁剪到要说话的那个人,或在提示词中说明是谁在说话。"),
 }
 
@@ -108,6 +113,22 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"(\d+) h (\d+) min (\d+) s\b", r"\1 小时 \2 分 \3 s"),
     (r"(\d+) min (\d+) s\b", r"\1 分 \2 s"),
     (r"\(digital silence\)", "(数字静音)"),
+    # --- typed speech (tts.py) -----------------------------------------------------------------
+    (r"^([\d,]+) words?$", r"\1 词"),
+    (r"^([\d,]+) words? \(about (\d+) min of speech\)$", r"\1 词(约 \2 分钟语音)"),
+    (r"^([\d,]+) characters? \(about (\d+) min of speech\)$", r"\1 个字(约 \2 分钟语音)"),
+    (r"^([\d,]+) characters?$", r"\1 个字"),
+    (r"^1 to ([\d,]+) words of English or Chinese text \(a Chinese character counts as one\)$",
+     r"1 到 \1 词的英文或中文文字(一个汉字算一个词)"),
+    (r"^only markup, no words$", "只有标记,没有文字"),
+    (r"^only emoji or symbols, no words$", "只有表情符号或符号,没有文字"),
+    (r"^(\d+) tags? removed$", r"已移除 \1 个标签"),
+    (r"^plain text$", "纯文本"),
+    (r"^(\d+) removed$", r"已移除 \1 个"),
+    (r"^words$", "文字"),
+    (r"^Chinese \(Mandarin\)$", "中文(普通话)"),
+    (r"^another script$", "其他文字"),
+    (r"^English or Chinese \(Mandarin\)$", "英文或中文(普通话)"),
     # --- files (studio.py) --------------------------------------------------------------------
     (r"([\d,]+) characters", r"\1 个字符"),
     (r"^no image$", "没有图像"),

@@ -37,6 +37,7 @@ from liveavatar.memory import limit_malloc_arenas
 from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
 )
+from liveavatar.tts import MAX_RATE, MIN_RATE, Speaker, SpokenText, TTSTextError, TTSUnavailable, check_tts_text
 from liveavatar.ui.errors import UserError, bug_error
 from liveavatar.vram import Card, card_for_backend, fit
 
@@ -92,6 +93,7 @@ class Studio:
         self._jobs: dict[str, threading.Event] = {}
         self._jobs_lock = threading.Lock()
         self.card = studio_card(choice, options)
+        self.speaker = Speaker()  # typed speech; each voice loads on first use
 
     def _on_card(self, settings, insp):
         """On the model backend with a known card: the settings with the fastest memory path that fits it."""
@@ -169,11 +171,17 @@ class Studio:
         advanced: str | None = "",
         visitor: str | None = "",
         lang: str = "en",
+        text: str | None = None,
+        tts_rate: float | None = 1.0,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ):
         """Yields (clip video, status) as each clip finishes, then (full video, {seed, plan, timings, cli…}).
 
+        ``text`` (with ``tts_rate``) stands in for ``audio``: when no audio is given it is spoken
+        offline into the job's ``input-audio.wav``, which then goes through the same checks, plan
+        and history entry as an upload. When both are given the audio wins and the run details
+        say the text was not spoken. They come last so existing positional callers keep working.
         Problems come back as a clear error, never a traceback.
         """
         session = getattr(request, "session_hash", None) or new_visitor_id()
@@ -185,12 +193,20 @@ class Studio:
         stream = None
         try:
             settings = resolve_settings(preset, advanced)
+            owner = self.visitor_for(visitor, request)
+            spoken: SpokenText | None = None
+            if not audio and text:  # the typed text becomes the speech, kept in the job like an upload's copy
+                self.cleanup()
+                job_dir = self.store.new_job(owner)
+                progress(0, desc=t("tts_speaking", lang))
+                spoken = self.speak(text, tts_rate, job_dir / "input-audio.wav", lang)
+                audio = spoken.path
             insp = self.cache.inspect(prompt, image, audio)
             settings = self._on_card(settings, insp)
             plan = plan_for(insp, settings, self.choice)
-            owner = self.visitor_for(visitor, request)
-            self.cleanup()
-            job_dir = self.store.new_job(owner)
+            if job_dir is None:
+                self.cleanup()
+                job_dir = self.store.new_job(owner)
             blocks = max(1, plan.frames_per_clip // 12)
             started = time.perf_counter()
             progress(0, desc=t("preparing", lang))
@@ -221,6 +237,10 @@ class Studio:
             info["status"] = "stopped" if cancel.is_set() else ("failed after partial output" if result.error else "done")
             info["cli"] = cli_command(prompt or "", image or "portrait.png", audio or "speech.wav",
                                       _with_seed(settings, result.seed))
+            if spoken is not None:
+                info["tts"] = spoken.to_dict()
+            elif text:
+                info["tts"] = {"source": "audio", "text_ignored": True}
             entry = self.store.record(HistoryEntry.from_result(
                 result, visitor=owner, id=job_dir.name, prompt=prompt or "", image=image or None, audio=audio or None,
                 preset=preset, settings=_with_seed(settings, result.seed).to_dict(), cli=info["cli"],
@@ -323,6 +343,42 @@ class Studio:
             message += " " + t("crop_prompt_warning", lang, words=", ".join(surroundings[:4]))
         message += " " + t("fix_undo_hint", lang)
         return path, message, push_undo(undo, "image", image)
+
+    # --- typed speech --------------------------------------------------------------------------
+    def speak(self, text: str | None, rate: float | None, path: Path, lang: str = "en") -> SpokenText:
+        """Check ``text`` and speak it into the WAV ``path``. Every refusal is a :class:`UserError`
+        in ``lang``: the text check's own message (empty, too long, markup or emoji only), a rate
+        out of range, or the voices missing on this server."""
+        rate = 1.0 if rate is None else float(rate)
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise UserError(t("tts_bad_rate", lang, low=MIN_RATE, high=MAX_RATE, rate=f"{rate:g}"))
+        bad = [r for r in check_tts_text(text) if r.level == "problem"]
+        if bad:
+            raise UserError(tts_problem_text(bad[0], lang))
+        try:
+            return self.speaker.speak_to_file(text or "", path, rate)
+        except TTSTextError as exc:  # not reached: the check above refuses the same texts
+            raise UserError(str(exc)) from None
+        except TTSUnavailable as exc:
+            raise UserError(t("tts_missing", lang, reason=str(exc))) from None
+
+    def speak_text(self, text: str | None, rate: float | None, audio: str | None, undo: list | None = None,
+                   lang: str = "en", progress: gr.Progress = gr.Progress()):
+        """The "Speak this text" button: the text spoken into a WAV that replaces the speech input
+        (undoable like a fix), so it gets the audio checks, plan, fixes and history of an upload.
+
+        Returns (speech path, message, undo stack)."""
+        progress(0, desc=t("tts_speaking", lang))
+        spoken = self.speak(text, rate, self._fix_dir() / "typed-speech.wav", lang)
+        unit = t("tts_unit_characters" if spoken.language == "zh" else "tts_unit_words", lang)
+        message = t("tts_done", lang, words=f"{spoken.words:,}", unit=unit, voice=t(f"tts_voice_{spoken.language}", lang),
+                    rate=f"{spoken.rate:g}", seconds=f"{spoken.seconds:.1f}", made=f"{spoken.synthesis_seconds:.1f}")
+        for note in spoken.notes:
+            zh = translate_result(note, lang)
+            message += " " + t("tts_note", lang, name=zh.name, fix=zh.fix)
+        if audio:
+            message += " " + t("fix_undo_hint", lang)
+        return spoken.path, message, push_undo(undo, "audio", audio)  # Undo puts back the upload, or none
 
     def fix_audio(self, which: str, audio: str | None, undo: list | None = None, lang: str = "en"):
         if not audio:
@@ -428,9 +484,15 @@ def studio_card(choice: BackendChoice, options: ServiceOptions) -> Card | None:
     return card_for_backend(choice.backend, options.vram_gb)
 
 
-def push_undo(undo: list | None, kind: str, previous: str) -> list:
+def push_undo(undo: list | None, kind: str, previous: str | None) -> list:
     """The undo stack with ``previous`` (the input before a fix) on top; the oldest fall off."""
     return [*(undo or []), [kind, previous]][-UNDO_DEPTH:]
+
+
+def tts_problem_text(result, lang: str = "en") -> str:
+    """Why a text cannot be spoken: what was found and what to do, in the page's language."""
+    shown = translate_result(result, lang)
+    return t("tts_text_problem", lang, value=shown.value, fix=shown.fix)
 
 
 def problems_text(problems: list, lang: str = "en") -> str:
@@ -546,6 +608,13 @@ def result_details(info: dict[str, Any] | None, lang: str = "en") -> str:
     if not info or info.get("status") == "running":
         return ""
     lines = [f"**{t('result_cli', lang)}**", f"```bash\n{info['cli']}\n```"]
+    tts = info.get("tts") or {}
+    if tts.get("text_ignored"):
+        lines.append(t("tts_ignored", lang))
+    elif tts.get("source") == "text":
+        unit = t("tts_unit_characters" if tts["language"] == "zh" else "tts_unit_words", lang)
+        lines.append(t("tts_used", lang, words=f"{tts['words']:,}", unit=unit, voice=t(f"tts_voice_{tts['language']}", lang),
+                       rate=f"{tts['rate']:g}", seconds=f"{tts['speech_seconds']:.1f}"))
     if info.get("error"):
         lines.append(f"`{info['error']}`")
     lines += [f"- {w}" for w in info["warnings"]]

@@ -129,9 +129,35 @@ def _file_cases(tmp_path: Path) -> list[CheckResult]:
     return [*insp.file_results, *missing.file_results]
 
 
+TTS_TEXTS = [
+    "", "  ", "word " * 20_000, "字" * 20_000, "<b></b>", "😀🎉", "<p>Hello <i>there</i>.</p>", "Hi 😀 there",
+    "One", "Good morning, everyone.", "你好，欢迎来到工作室。", "字", "Привет, мир", "こんにちは、世界",
+]
+
+
+def _tts_cases() -> list[CheckResult]:
+    """Every wording of the typed-speech checks (liveavatar/tts.py): refusals, notes and passes."""
+    from liveavatar.tts import check_tts_text
+
+    return [r for text in TTS_TEXTS for r in check_tts_text(text)]
+
+
 @pytest.fixture(scope="module")
 def all_results() -> list[CheckResult]:
-    return [*_image_cases(), *_audio_cases(), *_prompt_cases()]
+    return [*_image_cases(), *_audio_cases(), *_prompt_cases(), *_tts_cases()]
+
+
+def test_typed_speech_texts_are_chinese() -> None:
+    results = _tts_cases()
+    # all four checks and their levels are reached, so this cannot pass by producing nothing
+    assert {(r.id, r.level) for r in results} >= {
+        ("tts.text", "problem"), ("tts.text", "ok"), ("tts.markup", "warning"), ("tts.symbols", "warning"),
+        ("tts.language", "info"), ("tts.language", "warning"),
+    }
+    assert not _untranslated(results), "\n".join(map(str, _untranslated(results)))
+    values = {translate_result(r, "zh").value for r in results if r.id == "tts.text" and r.level == "problem"}
+    assert values == {"空", "20,000 词(约 133 分钟语音)", "20,000 个字(约 133 分钟语音)", "只有标记,没有文字",
+                      "只有表情符号或符号,没有文字"}
 
 
 def _untranslated(results: list[CheckResult]) -> list[tuple[str, str, str]]:
@@ -173,6 +199,9 @@ def test_the_guard_catches_english() -> None:
         ("43 words", "43 词"),
         ("missing: environment, style", "缺少:环境设定、艺术风格"),
         ("4 min 05 s", "4 分 05 s"),
+        ("1,234 words", "1,234 词"),
+        ("3 tags removed", "已移除 3 个标签"),
+        ("Chinese (Mandarin)", "中文(普通话)"),
     ],
 )
 def test_measure_translations(english: str, chinese: str) -> None:
