@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from liveavatar.backends.base import Clip, PreparedInputs
+from liveavatar.backends.base import Clip, LiveSession, PreparedInputs
 from liveavatar.pipeline.checkpoint import CheckpointLayout
 from liveavatar.pipeline.pipeline import OOM_LADDER, ClipOutput, LiveAvatarPipeline, LoadReport, PipelineError
 from liveavatar.speed import SpeedOptions
@@ -58,12 +58,6 @@ class LiveAvatarBackend:
     ) -> Iterator[Clip]:
         s = plan.settings
         try:
-            import torch
-
-            oom = torch.cuda.OutOfMemoryError
-        except (ImportError, AttributeError):  # pragma: no cover - torch always has it
-            oom = MemoryError
-        try:
             pipe = self.pipeline(s.offload_model, s.speed)
             for out in pipe.generate(
                 inputs.prompt, inputs.reference, inputs.audio_16k, frames_per_clip=plan.frames_per_clip,
@@ -71,9 +65,34 @@ class LiveAvatarBackend:
                 online_decode=s.online_decode, cancel=cancel, on_step=on_step, speed=s.speed,
             ):
                 yield plan_clip(plan, out)
-        except oom:
+        except _oom():
             _release_memory()
             raise PipelineError(OOM_LADDER) from None
+
+
+    def start_live(self, plan: GenerationPlan, inputs: PreparedInputs) -> LiveSession:
+        """A live session (:class:`~liveavatar.pipeline.live.LiveGeneration`) at the plan's size, steps and
+        fps on the loaded model; it holds the model until closed. The plan's clip length is the KV cache's
+        window, as offline; its clip count does not matter (the speech decides)."""
+        from liveavatar.pipeline.live import LiveGeneration
+
+        s = plan.settings
+        try:
+            pipe = self.pipeline(s.offload_model, s.speed)
+            return LiveGeneration(pipe, inputs.prompt, inputs.reference, frames_per_clip=plan.frames_per_clip,
+                                  steps=s.sample_steps, seed=inputs.seed, fps=plan.fps, speed=s.speed)
+        except _oom():
+            _release_memory()
+            raise PipelineError(OOM_LADDER) from None
+
+
+def _oom() -> type[BaseException]:
+    try:
+        import torch
+
+        return torch.cuda.OutOfMemoryError
+    except (ImportError, AttributeError):  # pragma: no cover - torch always has it
+        return MemoryError
 
 
 def plan_clip(plan: GenerationPlan, out: ClipOutput) -> Clip:

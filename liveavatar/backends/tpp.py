@@ -20,10 +20,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from liveavatar.backends.base import Clip, PreparedInputs
+from liveavatar.backends.base import Clip, LiveSession, PreparedInputs
 from liveavatar.backends.liveavatar import LiveAvatarBackend, plan_clip
 from liveavatar.pipeline.checkpoint import CheckpointLayout, find_checkpoint
-from liveavatar.pipeline.pipeline import LiveAvatarPipeline
+from liveavatar.pipeline.pipeline import LiveAvatarPipeline, PipelineError
 
 if TYPE_CHECKING:
     from liveavatar.backends import BackendChoice
@@ -51,6 +51,14 @@ class TppBackend(LiveAvatarBackend):
         with self._job_lock:
             for out in submit_job(self._pipe, job, cancel):
                 yield plan_clip(plan, out)
+
+    def start_live(self, plan: GenerationPlan, inputs: PreparedInputs) -> LiveSession:
+        """Not over TPP: its ranks take a whole job's audio up front (``submit_job``); a live block would
+        wait for the chain to fill and drain, and the ranks have no way to receive audio mid-job."""
+        raise PipelineError(
+            f"Live mode runs the model on one GPU; this server splits it over {self.world} processes (--tpp). "
+            "Upload the speech and press Generate, or start the app without --tpp for live mode."
+        )
 
 
 def world_size() -> int:

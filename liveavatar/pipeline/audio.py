@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ import torch.nn.functional as F
 WAV2VEC_FOLDER = "wav2vec2-large-xlsr-53-english"
 SAMPLE_RATE = 16000
 FEATURE_RATE = 50  # wav2vec2's CNN stride is 320 samples at 16 kHz
+HOP = SAMPLE_RATE // FEATURE_RATE  # 320 samples between 50 Hz features
+RECEPTIVE_FIELD = 400  # samples under one 50 Hz feature (25 ms): the CNN's kernels and strides
 VIDEO_RATE = 30  # upstream AudioEncoder.video_rate
 
 
@@ -121,9 +124,15 @@ class AudioEncoder:
         audio = np.asarray(audio_16k, dtype=np.float32)
         if audio.ndim != 1:
             raise ValueError(f"expected mono audio (1-D), got shape {audio.shape}")
-        if audio.size < 400:  # one wav2vec2 receptive field (25 ms)
+        if audio.size < RECEPTIVE_FIELD:
             raise ValueError("audio too short for wav2vec2 (needs at least 400 samples at 16 kHz)")
         values = self.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_values
+        return self.hidden_states(values)
+
+    @torch.no_grad()
+    def hidden_states(self, values: torch.Tensor) -> torch.Tensor:
+        """Already normalised samples ``[1, N]`` -> ``[num_layers+1, T_50Hz, hidden]`` (float32); live mode
+        normalises with its own running statistics (:class:`IncrementalAudioFeatures`)."""
         dev = next(self.model.parameters()).device
         out = self.model(values.to(dev, self.dtype), output_hidden_states=True)
         return torch.cat(out.hidden_states, dim=0).float()
@@ -136,6 +145,159 @@ class AudioEncoder:
         self.model.to("cpu")
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+@dataclass(frozen=True)
+class AudioWindow:
+    """How much audio around a block live mode gives wav2vec2, in 50 Hz features (20 ms each).
+
+    wav2vec2-large-xlsr attends over its whole input (24 global self-attention layers) and its
+    positional convolution spans 128 features (±1.28 s), so a feature depends on everything around it;
+    the offline run sees the whole utterance. Live mode cannot wait for the future, so each block is
+    encoded with ``left`` features of the past (default 3 s: more than twice the positional
+    convolution's reach) and ``right`` of lookahead (default 0.32 s: a quarter of that reach, a
+    syllable or two). The lookahead is paid in latency: a block is made once its audio plus
+    ``right`` features have arrived.
+    """
+
+    left: int = 150
+    right: int = 16
+
+
+class IncrementalAudioFeatures:
+    """Per-video-frame wav2vec2 features computed as the speech arrives (live mode).
+
+    Differences from :func:`to_video_frames` over the whole utterance, all deliberate:
+
+    * wav2vec2 sees an :class:`AudioWindow` around the frames asked for, not the whole utterance.
+    * The input is normalised to zero mean and unit variance with the statistics of everything heard
+      up to the window's end, not of the window alone (a window of silence would otherwise be blown up
+      to full-scale noise); as the speech goes on they converge to the whole-utterance statistics the
+      offline run's feature extractor uses.
+    * Frame k takes the 50 Hz features at position ``round(k * 30 / fps) * 50 / 30`` (linear between
+      neighbours): the 30 Hz grid's true times. The offline run's ``align_corners`` resampling spreads
+      the grid over the utterance's length ``(T50 - 1) / (T30 - 1)`` instead of 50 / 30, which puts its
+      positions up to ~1.7 features (34 ms, less than a video frame) off by the end. Live speech has no
+      known length; when it has (``total_samples``: a recording played in live mode), the offline
+      grid is used and only the window differs.
+
+    Past the end of the speech (after :meth:`end`) frames get zero features, as offline.
+    """
+
+    def __init__(self, encoder: "AudioEncoder", fps: float = 25, window: AudioWindow = AudioWindow(),
+                 total_samples: int | None = None):
+        self.encoder = encoder
+        self.fps = fps
+        self.window = window
+        self._step = FEATURE_RATE / VIDEO_RATE  # 50 Hz features per 30 Hz step
+        if total_samples is not None and total_samples >= RECEPTIVE_FIELD:
+            t50 = (total_samples - RECEPTIVE_FIELD) // HOP + 1
+            t30 = int(t50 / FEATURE_RATE * VIDEO_RATE)
+            if t30 > 1:  # the offline run's align_corners grid (interpolate_features)
+                self._step = (t50 - 1) / (t30 - 1)
+        self._chunks: list[np.ndarray] = []
+        self._audio = np.zeros(0, np.float32)
+        self.ended = False
+        self._stats_end = 0  # samples counted into the running sums
+        self._sum = 0.0
+        self._sumsq = 0.0
+
+    # ---------------------------------------------------------------- audio in
+    def push(self, samples_16k: np.ndarray) -> None:
+        if self.ended:
+            raise ValueError("no audio can be pushed after end()")
+        chunk = np.asarray(samples_16k, dtype=np.float32).reshape(-1)
+        if chunk.size:
+            self._chunks.append(chunk)
+
+    def end(self) -> None:
+        self.ended = True
+
+    @property
+    def samples(self) -> int:
+        return self._audio.size + sum(c.size for c in self._chunks)
+
+    def spoken(self, start: int, end: int) -> np.ndarray:
+        """The speech's samples ``start..end`` (fewer where it has not reached ``end``)."""
+        return self._buffer()[start:end].copy()
+
+    def _buffer(self) -> np.ndarray:
+        if self._chunks:
+            self._audio = np.concatenate([self._audio, *self._chunks])
+            self._chunks = []
+        return self._audio
+
+    # ---------------------------------------------------------------- positions
+    def _index30(self, frame: int) -> int:
+        """Video frame -> 30 Hz index, as :func:`frame_indices`."""
+        return round(frame * VIDEO_RATE / self.fps)
+
+    def _position(self, frame: int) -> float:
+        """50 Hz feature position of video frame ``frame``."""
+        return self._index30(frame) * self._step
+
+    def _feature_span(self, f0: int, f1: int) -> tuple[int, int]:
+        """First and last 50 Hz feature (inclusive) wav2vec2 must output for frames ``f0..f1-1``."""
+        first = max(0, math.floor(self._position(f0)) - self.window.left)
+        last = math.floor(self._position(f1 - 1)) + 1 + self.window.right
+        return first, last
+
+    def samples_needed(self, f1: int) -> int:
+        """Samples that must have arrived before frames up to ``f1`` (exclusive) can be made."""
+        _, last = self._feature_span(max(f1 - 1, 0), f1)
+        return last * HOP + RECEPTIVE_FIELD
+
+    @property
+    def lookahead_samples(self) -> int:
+        """Audio needed past a frame's own time before it can be made (the window's right side)."""
+        return (self.window.right + 1) * HOP + RECEPTIVE_FIELD
+
+    def total_features(self) -> int:
+        """50 Hz features in the whole speech (known once it has ended)."""
+        n = self.samples
+        return 0 if n < RECEPTIVE_FIELD else (n - RECEPTIVE_FIELD) // HOP + 1
+
+    def frames_ready(self, f1: int) -> bool:
+        return self.ended or self.samples >= self.samples_needed(f1)
+
+    # ---------------------------------------------------------------- features out
+    def _normalised(self, audio: np.ndarray, start: int, end: int) -> torch.Tensor:
+        if end > self._stats_end:  # the statistics only ever grow forwards, in order
+            seg = audio[self._stats_end : end].astype(np.float64)
+            self._sum += float(seg.sum())
+            self._sumsq += float(np.square(seg).sum())
+            self._stats_end = end
+        mean = self._sum / self._stats_end
+        var = max(self._sumsq / self._stats_end - mean * mean, 0.0)
+        values = (audio[start:end] - np.float32(mean)) / np.float32(math.sqrt(var + 1e-7))
+        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None]
+
+    @torch.no_grad()
+    def frames(self, f0: int, f1: int) -> torch.Tensor:
+        """Features of video frames ``f0..f1-1``: ``[layers, f1 - f0, dim]`` (float32)."""
+        if not self.frames_ready(f1):
+            raise ValueError(f"frames up to {f1} need {self.samples_needed(f1)} samples; {self.samples} arrived")
+        audio = self._buffer()
+        first, last = self._feature_span(f0, f1)
+        end = min(audio.size, last * HOP + RECEPTIVE_FIELD)
+        start = first * HOP
+        out = torch.zeros(self.encoder.num_states, f1 - f0, self.encoder.dim)
+        if end - start < RECEPTIVE_FIELD:  # nothing of this window was spoken (past the end)
+            return out
+        states = self.encoder.hidden_states(self._normalised(audio, start, end))  # [L, n, D]
+        n = states.shape[1]
+        # Offline, frames whose 30 Hz index is past the resampled speech get zeros; known once it has ended.
+        t30 = int(self.total_features() / FEATURE_RATE * VIDEO_RATE) if self.ended else None
+        for j, frame in enumerate(range(f0, f1)):
+            if t30 is not None and self._index30(frame) >= t30:
+                continue
+            pos = self._position(frame)
+            lo = math.floor(pos) - first
+            frac = pos - math.floor(pos)
+            a = states[:, min(max(lo, 0), n - 1)]
+            b = states[:, min(max(lo + 1, 0), n - 1)]
+            out[:, j] = a + (b - a) * frac
+        return out
 
 
 def write_tiny_wav2vec2(folder: str | Path, *, hidden_size: int = 32, num_layers: int = 2,
@@ -173,6 +335,6 @@ def write_tiny_wav2vec2(folder: str | Path, *, hidden_size: int = 32, num_layers
 
 
 __all__ = [
-    "AudioEncoder", "FEATURE_RATE", "SAMPLE_RATE", "VIDEO_RATE", "WAV2VEC_FOLDER", "bucket_frames",
+    "AudioEncoder", "AudioWindow", "FEATURE_RATE", "HOP", "IncrementalAudioFeatures", "RECEPTIVE_FIELD", "SAMPLE_RATE", "VIDEO_RATE", "WAV2VEC_FOLDER", "bucket_frames",
     "clip_count", "frame_indices", "interpolate_features", "to_video_frames", "write_tiny_wav2vec2",
 ]

@@ -46,7 +46,7 @@ from liveavatar.pipeline.transformer import (
     load_dit_state_dict,
     sample_ref_rope_shift,
 )
-from liveavatar.pipeline.vae import OnlineDecoder, VideoVAE
+from liveavatar.pipeline.vae import BlockDecoder, OnlineDecoder, VideoVAE
 from liveavatar.speed import SpeedOptions, sdpa_backends
 
 LORA_RANK = 128
@@ -306,7 +306,7 @@ class LiveAvatarPipeline:
         motion_latents = self.vae.encode(history)
         return ref_latents.to(self.dtype), motion_latents.to(self.dtype), history
 
-    def decode(self, decoder: OnlineDecoder, clip_latents: torch.Tensor) -> np.ndarray:
+    def decode(self, decoder: OnlineDecoder | BlockDecoder, clip_latents: torch.Tensor) -> np.ndarray:
         frames = decoder.push(clip_latents.float())  # [1, 3, F, H, W] in [-1, 1]
         return frames[0].permute(1, 2, 3, 0).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
@@ -474,14 +474,24 @@ class LiveAvatarPipeline:
                     return
                 block_index = r * w.num_blocks + b
                 x = noise[:, :, b * fpb : (b + 1) * fpb]
-                block_audio = self.block_audio(w.audio, block_index)
-                shifts = draw_ref_rope_shifts(rope_rng, block_index * fpb, w.steps)
-                for i in range(w.steps):
-                    x = self.denoise_step(x, i, timesteps, sigmas, w.context, block_audio, w.caches[i],
-                                          block_index=block_index, ref_rope_shift=shifts[i], attention=w.attention)
-                    if w.on_step:
-                        w.on_step(r, b, i + 1, w.steps)
+                on_step = None if w.on_step is None else (lambda i, r=r, b=b: w.on_step(r, b, i, w.steps))
+                x = self.denoise_block(x, block_index, self.block_audio(w.audio, block_index), rope_rng, timesteps,
+                                       sigmas, w.context, w.caches, w.steps, w.attention, on_step)
                 yield r, b, x
+
+    def denoise_block(self, x: torch.Tensor, block_index: int, block_audio: torch.Tensor, rope_rng: random.Random,
+                      timesteps: torch.Tensor, sigmas: torch.Tensor, context: torch.Tensor, caches: list[KVCache],
+                      steps: int, attention: str = "auto",
+                      on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+        """One block through all its denoising steps, in order (the plain loop's body, and live mode's):
+        its RoPE shifts drawn from ``rope_rng`` first, then step i writes ``caches[i]``."""
+        shifts = draw_ref_rope_shifts(rope_rng, block_index * self.config.num_frames_per_block, steps)
+        for i in range(steps):
+            x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
+                                  block_index=block_index, ref_rope_shift=shifts[i], attention=attention)
+            if on_step:
+                on_step(i + 1)
+        return x
 
     def _amortised_blocks(self, w: "_BlockWork") -> Iterator[tuple[int, int, torch.Tensor]]:
         """Timestep forcing in one process: the S = ``steps`` denoising steps run as a pipeline over blocks.

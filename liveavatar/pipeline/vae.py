@@ -299,6 +299,69 @@ class OnlineDecoder:
         return frames
 
 
+class BlockDecoder:
+    """:class:`OnlineDecoder`'s frames, a block at a time (live mode), at the cost of one clip decode.
+
+    The Wan decoder is causal in time and diffusers' ``AutoencoderKLWan._decode`` already runs it one
+    latent frame at a time, carrying each causal convolution's last inputs in a cache list. Here that
+    cache lives across calls, so a block's 3 latent frames give its 12 frames as soon as it is
+    denoised, instead of after the whole clip; diffusers has no public API for a cache that outlives a
+    call, hence this loop over its decoder module (the same calls ``_decode`` makes). At each clip's
+    start the cache is cleared and the motion latents are run through first, exactly as
+    ``decode_clip`` decodes ``[motion, clip]``; at its end the history slides as in
+    :meth:`OnlineDecoder.push` (first clip untrimmed, as the pipeline uses it).
+    """
+
+    def __init__(self, vae: VideoVAE, history: torch.Tensor, infer_frames: int, motion_frames: int = 73):
+        if history.shape[2] != motion_frames:
+            raise ValueError(f"history must hold {motion_frames} frames, got {history.shape[2]}")
+        if infer_frames % TEMPORAL_STRIDE:
+            raise ValueError(f"frames per clip must be a multiple of {TEMPORAL_STRIDE}; got {infer_frames}")
+        self.vae = vae
+        self.history = history.float()
+        self.infer_frames = infer_frames
+        self.motion_frames = motion_frames
+        self.motion_latents = vae.encode(self.history)
+        self._cache: list | None = None
+        self._clip: list[torch.Tensor] = []  # this clip's frames so far
+
+    @torch.no_grad()
+    def _run(self, latents: torch.Tensor, first: bool) -> torch.Tensor:
+        model = self.vae.model
+        dev = next(model.parameters()).device
+        x = model.post_quant_conv(self.vae.denormalize(latents.to(dev)).to(self.vae.dtype))
+        out = []
+        for i in range(x.shape[2]):
+            out.append(model.decoder(x[:, :, i : i + 1], feat_cache=self._cache, feat_idx=[0], first_chunk=first and i == 0))
+        return torch.cat(out, dim=2).float().clamp_(-1, 1)
+
+    def push(self, block_latents: torch.Tensor) -> torch.Tensor:
+        """Decode one block's latents (in order); returns its frames ``[B,3,4t,H,W]`` (float32, [-1,1])."""
+        if not self._clip:  # a clip starts: a fresh cache primed with the motion history
+            self._cache = [None] * model_conv_count(self.vae.model)
+            self._run(self.motion_latents, first=True)
+        frames = self._run(block_latents, first=False)
+        self._clip.append(frames)
+        made = sum(f.shape[2] for f in self._clip)
+        if made > self.infer_frames:
+            raise ValueError(f"blocks overran the clip of {self.infer_frames} frames")
+        if made == self.infer_frames:
+            clip = torch.cat(self._clip, dim=2)
+            n = min(self.motion_frames, clip.shape[2])
+            self.history = torch.cat([self.history[:, :, n:], clip[:, :, -n:].to(self.history)], dim=2)
+            self.motion_latents = self.vae.encode(self.history)
+            self._clip = []
+            self._cache = None
+        return frames
+
+
+def model_conv_count(model) -> int:
+    """Causal convolutions in the decoder: the length of the cache list its forward fills."""
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d
+
+    return sum(isinstance(m, WanCausalConv3d) for m in model.decoder.modules())
+
+
 def write_tiny_vae(path: str | Path, *, base_dim: int = 8, z_dim: int = 16, seed: int = 0) -> Path:
     """Write a tiny random Wan 2.1 VAE .pth in the ORIGINAL Wan key names (float32 flat state dict)."""
     from diffusers import AutoencoderKLWan
@@ -316,6 +379,6 @@ def write_tiny_vae(path: str | Path, *, base_dim: int = 8, z_dim: int = 16, seed
 
 
 __all__ = [
-    "LATENTS_MEAN", "LATENTS_STD", "OnlineDecoder", "VAE_CHECKPOINT", "VideoVAE", "convert_vae_state_dict",
+    "BlockDecoder", "LATENTS_MEAN", "LATENTS_STD", "OnlineDecoder", "VAE_CHECKPOINT", "VideoVAE", "convert_vae_state_dict",
     "diffusers_key_to_vae", "load_wan_vae", "vae_config", "vae_key_to_diffusers", "write_tiny_vae",
 ]

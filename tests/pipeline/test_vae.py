@@ -114,3 +114,21 @@ def test_online_decoder_slides_history(vae):
     torch.testing.assert_close(dec.history[:, :, -infer_frames:], second)
     torch.testing.assert_close(
         second, vae.decode_clip(vae.encode(torch.cat([history[:, :, 5:], first], 2)), clip, infer_frames))
+
+
+def test_block_decoder_gives_the_online_decoders_frames_block_by_block(vae):
+    """Live mode decodes each 3-latent-frame block as it is made; over two clips (the history slides
+    between them) the frames are the per-clip decoder's, bit for bit."""
+    from liveavatar.pipeline.vae import BlockDecoder
+
+    motion_frames, infer_frames = 9, 24
+    history = torch.rand(1, 3, motion_frames, 16, 16) * 2 - 1
+    whole = OnlineDecoder(vae, history, infer_frames, motion_frames=motion_frames, first_clip_trim=0)
+    blocks = BlockDecoder(vae, history, infer_frames, motion_frames=motion_frames)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        clip = torch.randn(1, 16, infer_frames // 4, 2, 2, generator=gen)
+        expected = whole.push(clip)
+        got = torch.cat([blocks.push(clip[:, :, i : i + 3]) for i in range(0, infer_frames // 4, 3)], dim=2)
+        assert torch.equal(got, expected)
+    assert torch.equal(blocks.history, whole.history)
