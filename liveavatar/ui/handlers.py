@@ -95,7 +95,7 @@ class Studio:
         self.card = studio_card(choice, options)
         self.speaker = Speaker()  # typed speech; each voice loads on first use
 
-    def _on_card(self, settings, insp):
+    def fit_to_card(self, settings, insp):
         """On the model backend with a known card: the settings with the fastest memory path that fits it."""
         if self.card is None or self.choice.backend.name == "preview":
             return settings
@@ -130,7 +130,7 @@ class Studio:
     def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
         settings = resolve_settings(preset, advanced)
         insp = self.cache.inspect(prompt, image, audio)
-        return insp, check_inputs(insp, self._on_card(settings, insp), self.choice)
+        return insp, check_inputs(insp, self.fit_to_card(settings, insp), self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
         """The checklist as JSON: a list of {id, name, level, value, threshold, fix}."""
@@ -202,7 +202,7 @@ class Studio:
                 spoken = self.speak(text, tts_rate, job_dir / "input-audio.wav", lang)
                 audio = spoken.path
             insp = self.cache.inspect(prompt, image, audio)
-            settings = self._on_card(settings, insp)
+            settings = self.fit_to_card(settings, insp)
             plan = plan_for(insp, settings, self.choice)
             if job_dir is None:
                 self.cleanup()

@@ -193,7 +193,7 @@ class LiveMode:
         if insp.image is None:
             reason = next((r.fix for r in insp.file_results if r.id == "image.file"), "")
             raise UserError(t("live_bad_portrait", lang, reason=reason))
-        settings = studio._on_card(settings, insp)
+        settings = studio.fit_to_card(settings, insp)
         plan = plan_for(insp, settings, studio.choice)
         seed = settings.seed if settings.seed >= 0 else random.randrange(0, 2**31)
         inputs = prepare_inputs(insp.prompt, insp.image.rgb, insp.face, np.zeros(0, np.float32), plan, seed)
@@ -384,7 +384,7 @@ def build_live_section(studio: Studio, *, prompt: gr.Textbox, image: gr.Image, p
     text_run = speak.click(consent_gate, [consent, lang], None, **control).success(
         live.run_text, [prompt, image, preset, advanced, text, visitor, lang], [video, latency],
         api_name="live_text", **gpu)
-    stop.click(live.stop, lang, message, **control)
+    stop.click(live.stop, lang, message, api_name="live_stop", **control)  # named: "stop" is /generate's Stop
     done = [mic_run, text_run]
     if history is not None:
         for event in done:
