@@ -56,7 +56,7 @@ def _backend(name: str, work: Path):
         backend = choose_backend(str(ckpt), device="cpu").backend
         if backend.name == "preview":
             raise LookupError("the tiny checkpoint did not load (the preview was chosen instead)")
-        return backend, resolve_settings("custom", f'{{"size": "{SIZE}", "sample_steps": 3, "infer_frames": 12, "seed": 1}}')
+        return backend, resolve_settings("custom", f'{{"size": "{SIZE}", "sample_steps": 3, "infer_frames": 48, "seed": 1}}')
     raise LookupError(f"unknown backend {name!r}")
 
 
