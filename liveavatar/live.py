@@ -35,6 +35,7 @@ import numpy as np
 from liveavatar.backends.base import LiveBlock, LiveSession
 from liveavatar.media.label import stamp_label
 from liveavatar.media.video import VideoWriter, write_mp4
+from liveavatar.studio import failure_message
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class LiveRun:
                 self._blocks.put((block, self._record(block, handed_out)))
         except Exception as exc:  # keep what was made; the page says what went wrong
             log.exception("live session failed")
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = failure_message(exc)  # a message meant for the user (e.g. out of memory) as it is
         finally:
             self._blocks.put(None)
 

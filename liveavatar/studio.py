@@ -407,7 +407,7 @@ def generate_stream(
             if frames == 0:
                 raise
             # A message meant for the user (e.g. the out-of-memory ladder) is shown as it is.
-            error = _failure_message(exc)
+            error = failure_message(exc)
         if frames == 0:
             raise RuntimeError("Generation was stopped before the first clip finished; nothing to save.")
         audio = inputs.audio_16k[: int(round(frames * samples_per_frame))]
@@ -433,7 +433,7 @@ def generate_stream(
     )
 
 
-def _failure_message(exc: BaseException) -> str:
+def failure_message(exc: BaseException) -> str:
     """A backend failure as the user sees it: a ``PipelineError`` (written for users, e.g. the
     out-of-memory ladder) as it is, anything else with its type. The pipeline module (torch) is
     not imported here for this: an exception of its type implies it is already loaded."""
