@@ -52,13 +52,13 @@ class LiveGeneration:
             # Live mode runs the plain loop (streamed block weights still work there), caches on the device.
             speed = replace(speed, offload_kv=False)
         pipe.check_inputs(reference, np.zeros(SAMPLE_RATE, np.float32), frames_per_clip, steps)
-        if not pipe._lock.acquire(blocking=False):
+        if not pipe.try_reserve():
             raise PipelineError("The model is busy with another generation; live mode starts when it is free.")
         try:
             self._prepare(pipe, prompt, reference, frames_per_clip, steps, seed, fps, speed, window, total_samples,
                           features)
         except BaseException:
-            pipe._lock.release()
+            pipe.release()
             raise
 
     def _prepare(self, pipe: LiveAvatarPipeline, prompt: str, reference: np.ndarray, frames_per_clip: int,
@@ -170,7 +170,7 @@ class LiveGeneration:
             self._closed = True
         with self._working:
             self.caches = []
-        self.pipe._lock.release()
+        self.pipe.release()
 
     def __enter__(self) -> LiveGeneration:
         return self

@@ -227,6 +227,15 @@ class LiveAvatarPipeline:
         self.speed = speed  # the load-time options this model was prepared with (FP8, compile)
         self._lock = threading.Lock()  # one generation at a time per loaded model
 
+    def try_reserve(self) -> bool:
+        """Take the model for a run that outlives one call (a live session, until it is closed);
+        False when another generation has it."""
+        return self._lock.acquire(blocking=False)
+
+    def release(self) -> None:
+        """Give back what :meth:`try_reserve` took."""
+        self._lock.release()
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_checkpoint(
