@@ -1,23 +1,14 @@
 """``benchmarks/gpu_check.py``: its CPU smoke mode prints the table, and any failure makes the exit code non-zero."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def check():
-    name = "liveavatar_gpu_check"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def check(load_benchmark):
+    return load_benchmark("gpu_check")
 
 
 @pytest.fixture()

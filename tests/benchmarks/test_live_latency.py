@@ -1,23 +1,14 @@
 """``benchmarks/live_latency.py``: a short real-time run of the preview prints numbers that make sense."""
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    name = "liveavatar_live_latency"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "live_latency.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("live_latency")
 
 
 def test_a_short_real_time_run_prints_p50_p95_and_drift(bench, capsys):
