@@ -19,11 +19,28 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class PersonInputs:
+    """One speaking person of a several-people portrait, fitted to the plan like the rest.
+
+    ``audio_16k`` is this person's own track, exactly as long as the planned video (silence where
+    their recording has ended). ``mask`` is float32 ``[H, W]`` in 0..1 on ``reference``: where this
+    person is (face, hair, body); the model turns it into its routing gates, the preview ignores it.
+    """
+
+    audio_16k: np.ndarray
+    mask: np.ndarray
+    face_box: tuple[int, int, int, int] | None = None
+    mouth_box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
 class PreparedInputs:
     """Inputs already fitted to the plan, so a backend never resizes or resamples.
 
     ``reference`` is the portrait resized and centre-cropped to the plan's width×height.
-    ``audio_16k`` is mono float32 at 16 kHz, exactly as long as the planned video.
+    ``audio_16k`` is mono float32 at 16 kHz, exactly as long as the planned video; with several
+    people (``people``, in the order their tracks were given) it is their tracks mixed, the sound
+    of the video, and ``face_box``/``mouth_box`` are ``None``.
     Boxes are ``(x0, y0, x1, y1)`` in pixels of ``reference``; ``None`` when unknown.
     """
 
@@ -33,6 +50,12 @@ class PreparedInputs:
     seed: int
     face_box: tuple[int, int, int, int] | None = None
     mouth_box: tuple[int, int, int, int] | None = None
+    people: list[PersonInputs] = field(default_factory=list)
+
+    @property
+    def several_people(self) -> bool:
+        """Two or more people, each driven by their own track (``people``); else one, by ``audio_16k``."""
+        return len(self.people) >= 2
 
 
 @dataclass
