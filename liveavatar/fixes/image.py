@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -152,11 +152,18 @@ def crop_to_face(
     return path, message
 
 
-def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None) -> np.ndarray:
+def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None,
+                      tracks: Sequence[int | None] | None = None, track_word: str = "track") -> np.ndarray:
     """A copy of ``rgb`` with the face boxes and the planned crop drawn on it.
 
     Green box: the single face the model will animate. Red boxes: several faces were found, so
     the user sees which people compete. Dashed yellow: the crop the fix would make.
+
+    With two or more faces (or when ``tracks`` is given) each face carries its NUMBER, 1..n from
+    left to right (the numbering the page and ``face_order`` use), in a big badge above its box.
+    ``tracks[i]`` is the speech track (1-based) that drives face ``i + 1``, or ``None`` for a face no
+    track drives; such driven faces are boxed green and labelled "← track k" (``track_word`` is
+    the word in the page's language; a word the bundled font cannot draw falls back to "track").
     """
     base = as_rgb_uint8(rgb)
     if base is None:
@@ -164,13 +171,93 @@ def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None) 
     canvas = base.copy()
     height, width = canvas.shape[:2]
     thickness = max(1, round(max(height, width) / 300))
+    numbered = sorted(faces, key=lambda f: ((f.box[0] + f.box[2]) / 2.0, f.box[1]))  # 1..n left to right
+    driven = list(tracks) if tracks is not None else []
+    driven += [None] * (len(numbered) - len(driven))
     colour = SINGLE_FACE_COLOUR if len(faces) == 1 else MULTI_FACE_COLOUR
-    for face in faces:
+    for face, track in zip(numbered, driven):
         x0, y0, x1, y1 = _clamp(face.box, width, height)
-        cv2.rectangle(canvas, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, thickness)
+        box_colour = SINGLE_FACE_COLOUR if track is not None else colour
+        cv2.rectangle(canvas, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), box_colour, thickness)
     if crop_box is not None:
         _dashed_rectangle(canvas, _clamp(crop_box, width, height), CROP_COLOUR, thickness)
+    if numbered and (len(numbered) > 1 or tracks is not None):
+        canvas = _number_faces(canvas, numbered, driven, colour, track_word, thickness)
     return canvas
+
+
+#: Badge text colour, and the dark backing behind the "← track k" label.
+LABEL_TEXT_COLOUR = (255, 255, 255)
+LABEL_BACK_COLOUR = (20, 20, 20)
+#: Fonts that draw Chinese, tried in order when the track word is not plain ASCII.
+CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+
+
+def _font(size: int, text: str = "0"):
+    """Pillow's bundled font (Latin and digits) at ``size``; for other text a CJK font found on the
+    machine, or ``None`` when there is none (the caller then writes the English word)."""
+    from PIL import ImageFont
+
+    if text.isascii():
+        return ImageFont.load_default(size=size)
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            try:
+                return ImageFont.truetype(path, size=size)
+            except OSError:
+                continue
+    return None
+
+
+def _number_faces(canvas: np.ndarray, faces: list[Face], tracks: list[int | None], colour: tuple[int, int, int],
+                  track_word: str, thickness: int) -> np.ndarray:
+    """Each face's number in a filled badge just above its box (inside the box's top when there is
+    no room above), and "← track k" beside it for a face a track drives."""
+    from PIL import Image, ImageDraw
+
+    height, width = canvas.shape[:2]
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for number, (face, track) in enumerate(zip(faces, tracks), start=1):
+        x0, y0, x1, y1 = _clamp(face.box, width, height)
+        size = int(min(max(18, 0.5 * (y1 - y0)), max(18, height / 6)))
+        font = _font(size)
+        text = str(number)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        pad = max(3, size // 6)
+        bw, bh = right - left + 2 * pad, bottom - top + 2 * pad
+        by = y0 - thickness - bh if y0 - thickness - bh >= 0 else y0 + thickness + 1
+        bx = min(max(0, x0), max(0, width - bw))
+        badge_colour = SINGLE_FACE_COLOUR if track is not None else colour
+        draw.rectangle((bx, by, bx + bw - 1, by + bh - 1), fill=badge_colour)
+        draw.text((bx + pad - left, by + pad - top), text, font=font, fill=LABEL_TEXT_COLOUR)
+        if track is None:
+            continue
+        word = track_word if _font(size // 2, track_word) is not None else "track"
+        label = f"{word} {track}"
+        small = _font(max(12, size // 2), label)
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=small)
+        arrow = max(10, (bottom - top))
+        lw, lh = arrow + (right - left) + 3 * pad, max(bh, bottom - top + 2 * pad)
+        lx = bx + bw
+        if lx + lw > width:  # no room on the right: put it under the badge
+            lx, ly = bx, by + bh
+        else:
+            ly = by
+        draw.rectangle((lx, ly, lx + lw - 1, ly + lh - 1), fill=LABEL_BACK_COLOUR)
+        mid = ly + lh / 2
+        tip, tail = lx + pad, lx + pad + arrow
+        head = arrow * 0.45
+        draw.polygon([(tip, mid), (tip + head, mid - head), (tip + head, mid + head)], fill=LABEL_TEXT_COLOUR)
+        draw.line([(tip + head - 1, mid), (tail, mid)], fill=LABEL_TEXT_COLOUR, width=max(2, arrow // 6))
+        draw.text((tail + pad - left, mid - (bottom - top) / 2 - top), label, font=small, fill=LABEL_TEXT_COLOUR)
+    return np.asarray(image).copy()
 
 
 def _clamp(box: Box, width: int, height: int) -> Box:
