@@ -148,6 +148,43 @@ def to_mono_16k(audio: LoadedAudio) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+MIX_PEAK = 0.99
+"""The mix of several speakers' tracks is scaled down (never up) until its peak is at most this."""
+
+
+def mix_tracks(tracks) -> np.ndarray:
+    """Several speakers' mono 16 kHz tracks as one mono track (issue 14: the video's sound).
+
+    The mix is as long as the longest track (a shorter one is padded with silence: that person is
+    silent after their track ends) and is the plain sum, so each voice keeps its level against the
+    others. Only when that sum would exceed :data:`MIX_PEAK` is the whole mix scaled down, by just
+    enough: it never clips and never amplifies, so a quiet mix comes back unchanged. Non-finite
+    samples count as silence; a multi-channel array is averaged to mono first. No tracks (or only
+    empty ones) give an empty float32 array.
+    """
+    arrays = []
+    for track in tracks:
+        a = np.asarray(track, dtype=np.float32)
+        if a.ndim > 1:
+            a = np.atleast_2d(a).reshape(a.shape[0], -1).mean(axis=0, dtype=np.float32) if a.size else a.reshape(-1)
+        arrays.append(np.nan_to_num(a.reshape(-1), nan=0.0, posinf=0.0, neginf=0.0))
+    n = max((a.size for a in arrays), default=0)
+    mix = np.zeros(n, dtype=np.float64)
+    for a in arrays:
+        mix[: a.size] += a
+    peak = float(np.max(np.abs(mix))) if n else 0.0
+    if peak > MIX_PEAK:
+        mix *= MIX_PEAK / peak
+    out = mix.astype(np.float32)
+    if peak > MIX_PEAK:
+        # float32(0.99) is a hair above 0.99: clip to the largest float32 that is not
+        limit = np.float32(MIX_PEAK)
+        if float(limit) > MIX_PEAK:
+            limit = np.nextafter(limit, np.float32(0))
+        np.clip(out, -limit, limit, out=out)
+    return out
+
+
 def write_wav(
     path: str | os.PathLike[str], samples: np.ndarray, sr: int, subtype: str = "PCM_16"
 ) -> str:

@@ -168,3 +168,42 @@ def test_write_wav_roundtrip_and_clipping(tmp_path: Path) -> None:
     assert np.allclose(y, [0, 0.5, -0.5, 1.0, -1.0], atol=1e-4)  # clipped, not wrapped around
     stereo = write_wav(tmp_path / "st.wav", np.stack([x, -x]), 8000, subtype="PCM_24")
     assert sf.info(stereo).channels == 2 and sf.info(stereo).subtype == "PCM_24"
+
+
+# --- mix_tracks (issue 14: several speakers, one sound track) ------------------------------------
+
+
+def test_mix_of_two_full_scale_tracks_never_clips() -> None:
+    from liveavatar.media.audio import MIX_PEAK, mix_tracks
+
+    t = np.arange(16000) / 16000.0
+    a = np.sin(2 * np.pi * 220 * t).astype(np.float32)  # full scale
+    b = np.sign(np.sin(2 * np.pi * 220 * t)).astype(np.float32)  # in phase, full-scale square
+    mixed = mix_tracks([a, b[:8000]])
+    assert mixed.dtype == np.float32 and mixed.shape == (16000,)
+    assert np.all(np.isfinite(mixed))
+    assert float(np.abs(mixed).max()) <= MIX_PEAK
+    assert float(np.abs(mixed).max()) > 0.98  # scaled only as much as needed
+    # the second half (only track a) keeps its shape relative to the first
+    scale = MIX_PEAK / float(np.abs(a[:8000] + b[:8000]).max())
+    np.testing.assert_allclose(mixed[8000:], a[8000:] * scale, atol=1e-6)
+
+
+def test_quiet_mix_is_the_plain_sum_padded_to_the_longest() -> None:
+    from liveavatar.media.audio import mix_tracks
+
+    a = speech_like(2.0, 16000, level_dbfs=-30).astype(np.float32)
+    b = speech_like(1.0, 16000, level_dbfs=-30).astype(np.float32)
+    mixed = mix_tracks([a, b])
+    assert mixed.shape == a.shape
+    np.testing.assert_allclose(mixed[: b.size], a[: b.size] + b, atol=1e-7)
+    np.testing.assert_array_equal(mixed[b.size :], a[b.size :])  # never amplified
+
+
+def test_mix_ignores_non_finite_samples_and_empty_input() -> None:
+    from liveavatar.media.audio import mix_tracks
+
+    a = np.array([0.1, np.nan, np.inf, -np.inf], np.float32)
+    np.testing.assert_array_equal(mix_tracks([a, np.zeros(2, np.float32)]), np.array([0.1, 0, 0, 0], np.float32))
+    assert mix_tracks([]).shape == (0,)
+    assert mix_tracks([np.zeros(0, np.float32)]).dtype == np.float32
