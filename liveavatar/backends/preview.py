@@ -3,6 +3,8 @@
 It animates the reference portrait instead of generating video: the jaw opens with the speech's
 loudness, the head sways a little and the eyes blink now and then. It is honest about what it is:
 every frame carries a "PREVIEW — not the Live Avatar model" label, and ``is_preview`` is True.
+With several people in the portrait (``PreparedInputs.people``) each one's mouth follows their own
+track and their eyes blink on their own schedule; the head sway is then left out (see ``_Renderer``).
 
 Everything expensive is decided once per run (geometry, sway, blink schedule, label), so each
 frame costs one small remap around the mouth and eyes plus one whole-frame affine warp. The loudness
@@ -280,11 +282,25 @@ class _MouthWarp:
         self.pos_rel = np.maximum(self.rel, 0.0)
         self.neg_rel = np.maximum(-self.rel, 0.0)
         self.cavity = np.array([62, 24, 28], np.float32)
+        # The pixels this warp can ever change (elsewhere in the ROI it reproduces the reference
+        # exactly): with several people, only these are written, so a neighbour's overlapping ROI
+        # is not wiped back to the reference.
+        self.support = (
+            (self.wx > 0) & (((self.rel >= 0) & (self.taper_low > 0)) | ((self.rel <= 0) & (self.taper_up > 0)))
+        )[..., None]
 
     def apply(self, reference: np.ndarray, out: np.ndarray, openness: float) -> None:
         if not self.valid or openness <= 1e-3:
             out[self.roi] = reference[self.roi]
             return
+        out[self.roi] = self._warped(reference, openness)
+
+    def paint(self, reference: np.ndarray, out: np.ndarray, openness: float) -> None:
+        """Like :meth:`apply` on an ``out`` that already holds the reference: writes only the support."""
+        if self.valid and openness > 1e-3:
+            np.copyto(out[self.roi], self._warped(reference, openness), where=self.support)
+
+    def _warped(self, reference: np.ndarray, openness: float) -> np.ndarray:
         gap_low = (openness * self.max_low) * self.wx
         gap_up = (openness * self.max_up) * self.wx
         d_low = np.minimum(self.pos_rel, gap_low) * self.taper_low
@@ -295,7 +311,7 @@ class _MouthWarp:
         # Paint the opening between the parted lips, feathered by ~1.5 px so it has no hard edge.
         inside = np.minimum(self.rel + gap_up, gap_low - self.rel)
         alpha = (np.clip(inside / 1.5, 0.0, 1.0) * min(1.0, openness * 3.0) * 0.85)[..., None]
-        out[self.roi] = (warped * (1.0 - alpha) + self.cavity * alpha + 0.5).astype(np.uint8)
+        return (warped * (1.0 - alpha) + self.cavity * alpha + 0.5).astype(np.uint8)
 
 
 class _EyeWarp:
@@ -325,10 +341,19 @@ class _EyeWarp:
         self.y0 = y0
         self.bump = (np.cos(np.clip((xs - ex) / (0.55 * ew), -1, 1) * math.pi / 2) ** 2)[None, :]
         self.map_x = np.broadcast_to(xs[None, :], (y1 - y0, x1 - x0)).astype(np.float32) - x0
+        # The pixels a blink can change (see _MouthWarp.support).
+        self.support = ((self.bump > 0) & (self.ys >= self.lid_top) & (self.ys < self.bottom))[..., None]
 
     def apply(self, reference: np.ndarray, out: np.ndarray, closure: float) -> None:
-        if not self.valid or closure <= 1e-3:
-            return
+        if self.valid and closure > 1e-3:
+            out[self.roi] = self._warped(reference, closure)
+
+    def paint(self, reference: np.ndarray, out: np.ndarray, closure: float) -> None:
+        """Like :meth:`apply` on an ``out`` that already holds the reference: writes only the support."""
+        if self.valid and closure > 1e-3:
+            np.copyto(out[self.roi], self._warped(reference, closure), where=self.support)
+
+    def _warped(self, reference: np.ndarray, closure: float) -> np.ndarray:
         ys, a, t, b = self.ys, self.lid_top, self.top, self.bottom
         c = (closure * self.max_c) * self.bump
         edge = t + c  # where the lash line has come down to, per column
@@ -336,9 +361,7 @@ class _EyeWarp:
         squeezed = t + (ys - edge) * (b - t) / (b - edge)
         src = np.where(ys < a, ys, np.where(ys < edge, stretched, np.where(ys < b, squeezed, ys)))
         map_y = (src - self.y0).astype(np.float32)
-        out[self.roi] = cv2.remap(
-            reference[self.roi], self.map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        return cv2.remap(reference[self.roi], self.map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 @functools.lru_cache(maxsize=8)
@@ -389,12 +412,27 @@ def label_box(width: int, height: int) -> Box:
     return margin, margin, min(width, margin + w), min(height, margin + h)
 
 
+@dataclass
+class _Person:
+    """One speaker of a several-people portrait: their mouth, their eyes and their own blinks."""
+
+    mouth: _MouthWarp
+    eyes: list[_EyeWarp]
+    blinks: _Blinks
+
+
 class _Renderer:
     """Draws frame ``i`` of a run: the one place the preview's look is made, for ``generate`` and live mode.
 
     Everything per run is fixed here (geometry, warps, label, sway phases, blink schedule); each
     frame then needs only its openness and nod from :class:`_Envelope`. The work buffer carries the
     portrait between frames, so frames must be drawn in order.
+
+    With several people (``inputs.several_people``) each one gets their own mouth warp, eyes and
+    blink schedule (:attr:`people`) and frames are drawn by :meth:`draw_people` from one openness per
+    person. There is no whole-frame sway or nod then: one affine warp of the whole frame moves every
+    head together, so one person's speech would nod the other's head, and a shared sway would read
+    as camera shake rather than as people. Heads stay still; mouths and eyes move on their own.
     """
 
     def __init__(self, plan: GenerationPlan, inputs: PreparedInputs) -> None:
@@ -411,6 +449,18 @@ class _Renderer:
             )
         self.reference = reference
         seed = int(inputs.seed) % (2**63)
+        # Several people: one mouth, pair of eyes and blink stream each (seeded apart, so they do
+        # not blink together). The single-person fields below stay as they are, unused.
+        self.people = [
+            _Person(
+                mouth=_MouthWarp(geometry, width, height),
+                eyes=[_EyeWarp(e, width, height) for e in geometry.eyes],
+                blinks=_Blinks(self.fps, np.random.default_rng([seed, 1, n + 1])),
+            )
+            for n, geometry in enumerate(
+                _face_geometry(width, height, person.face_box, person.mouth_box) for person in inputs.people
+            )
+        ] if inputs.several_people else []
         face = _face_geometry(width, height, inputs.face_box, inputs.mouth_box)
         self.mouth = _MouthWarp(face, width, height)
         self.eyes = [_EyeWarp(e, width, height) for e in face.eyes]
@@ -445,6 +495,25 @@ class _Renderer:
             for eye in self.eyes:
                 if eye.valid:
                     self.work[eye.roi] = self.reference[eye.roi]
+        self._burn_label(out)
+
+    def draw_people(self, i: int, openness: np.ndarray, out: np.ndarray) -> None:
+        """Frame ``i`` of a several-people run: person ``p``'s mouth opens by ``openness[p]``.
+
+        Each frame starts from the reference (no sway, so nothing carries over between frames);
+        warps write only the pixels they move, so where two people's regions overlap, the later
+        person's motion is drawn over the earlier's rather than erasing it.
+        """
+        np.copyto(out, self.reference)
+        for person, amount in zip(self.people, openness):
+            person.mouth.paint(self.reference, out, float(amount))
+        for person in self.people:
+            blink = person.blinks.closure(i)
+            for eye in person.eyes:
+                eye.paint(self.reference, out, blink)
+        self._burn_label(out)
+
+    def _burn_label(self, out: np.ndarray) -> None:
         lx0, ly0, lx1, ly1 = self.label
         region = out[ly0:ly1, lx0:lx1]
         region[...] = (region * (1.0 - self.label_alpha) + self.label_rgb + 0.5).astype(np.uint8)
@@ -462,6 +531,11 @@ class PreviewLiveSession:
     block_frames = BLOCK_FRAMES
 
     def __init__(self, plan: GenerationPlan, inputs: PreparedInputs) -> None:
+        if inputs.several_people:
+            raise ValueError(
+                f"Live mode takes one speaker, but this portrait has {len(inputs.people)} people, each with "
+                "their own track. Choose one person for live mode, or make a video to have several people speak."
+            )
         self._renderer = _Renderer(plan, inputs)
         self._env = _Envelope(plan.fps)
         self.samples_per_frame = AUDIO_RATE / float(plan.fps)
@@ -530,7 +604,10 @@ class PreviewBackend:
     is_preview = True
 
     def start_live(self, plan: GenerationPlan, inputs: PreparedInputs) -> PreviewLiveSession:
-        """A live session at the plan's size and fps (the plan's clips and ``inputs.audio_16k`` are not used)."""
+        """A live session at the plan's size and fps (the plan's clips and ``inputs.audio_16k`` are not used).
+
+        Live mode takes one speaker: inputs with several people raise ``ValueError``.
+        """
         return PreviewLiveSession(plan, inputs)
 
     def generate(
@@ -542,15 +619,27 @@ class PreviewBackend:
     ) -> Iterator[Clip]:
         """Yield the plan's clips; a cancel mid-clip drops that clip rather than yield a short one.
 
+        With several people (``inputs.several_people``) each mouth moves with that person's own
+        track (``people[p].audio_16k``), never with the mix in ``inputs.audio_16k``.
         The preview has no denoising steps, so ``on_step`` is not called.
         """
         t_setup = time.perf_counter()
         renderer = _Renderer(plan, inputs)
         n_total = plan.video_frames
-        env = _Envelope(plan.fps)
-        env.push(np.asarray(inputs.audio_16k, dtype=np.float32).reshape(-1)[: int(round(n_total * AUDIO_RATE / plan.fps))])
-        env.end(n_total)
-        openness = env.fill(n_total)
+        if renderer.people:
+            # Each mouth follows its own person's track; ``inputs.audio_16k`` (the mix) drives none.
+            openness = np.stack([loudness_envelope(p.audio_16k, plan.fps, n_total) for p in inputs.people])
+
+            def draw(i: int, out: np.ndarray) -> None:
+                renderer.draw_people(i, openness[:, i], out)
+        else:
+            env = _Envelope(plan.fps)
+            env.push(np.asarray(inputs.audio_16k, dtype=np.float32).reshape(-1)[: int(round(n_total * AUDIO_RATE / plan.fps))])
+            env.end(n_total)
+            single = env.fill(n_total)
+
+            def draw(i: int, out: np.ndarray) -> None:
+                renderer.draw(i, float(single[i]), env.nod(i), out)
         setup_s = time.perf_counter() - t_setup
         start = 0
         for index in range(plan.num_clips):
@@ -562,8 +651,7 @@ class PreviewBackend:
             for j in range(n):
                 if cancel is not None and cancel.is_set():
                     return
-                i = start + j
-                renderer.draw(i, float(openness[i]), env.nod(i), frames[j])
+                draw(start + j, frames[j])
             start += n
             timings = {"render_s": time.perf_counter() - t0}
             if index == 0:
