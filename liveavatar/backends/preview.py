@@ -416,7 +416,7 @@ def label_box(width: int, height: int) -> Box:
 class _Person:
     """One speaker of a several-people portrait: their mouth, their eyes and their own blinks."""
 
-    mouth: _MouthWarp
+    mouth: _MouthWarp | None  # None: no box for this face (it is outside the frame), nothing to move
     eyes: list[_EyeWarp]
     blinks: _Blinks
 
@@ -450,17 +450,20 @@ class _Renderer:
         self.reference = reference
         seed = int(inputs.seed) % (2**63)
         # Several people: one mouth, pair of eyes and blink stream each (seeded apart, so they do
-        # not blink together). The single-person fields below stay as they are, unused.
-        self.people = [
-            _Person(
+        # not blink together). A person with neither box is not drawn: unlike one speaker, whose
+        # face is guessed at the centre, that guess would land on someone else's face.
+        self.people: list[_Person] = []
+        for n, person in enumerate(inputs.people if inputs.several_people else []):
+            blinks = _Blinks(self.fps, np.random.default_rng([seed, 1, n + 1]))
+            if person.face_box is None and person.mouth_box is None:
+                self.people.append(_Person(mouth=None, eyes=[], blinks=blinks))
+                continue
+            geometry = _face_geometry(width, height, person.face_box, person.mouth_box)
+            self.people.append(_Person(
                 mouth=_MouthWarp(geometry, width, height),
                 eyes=[_EyeWarp(e, width, height) for e in geometry.eyes],
-                blinks=_Blinks(self.fps, np.random.default_rng([seed, 1, n + 1])),
-            )
-            for n, geometry in enumerate(
-                _face_geometry(width, height, person.face_box, person.mouth_box) for person in inputs.people
-            )
-        ] if inputs.several_people else []
+                blinks=blinks,
+            ))
         face = _face_geometry(width, height, inputs.face_box, inputs.mouth_box)
         self.mouth = _MouthWarp(face, width, height)
         self.eyes = [_EyeWarp(e, width, height) for e in face.eyes]
@@ -506,7 +509,8 @@ class _Renderer:
         """
         np.copyto(out, self.reference)
         for person, amount in zip(self.people, openness):
-            person.mouth.paint(self.reference, out, float(amount))
+            if person.mouth is not None:
+                person.mouth.paint(self.reference, out, float(amount))
         for person in self.people:
             blink = person.blinks.closure(i)
             for eye in person.eyes:

@@ -227,6 +227,20 @@ def test_overlapping_regions_do_not_erase_each_others_mouth():
     assert np.array_equal(together[:, centre[0], centre[1]], alone[:, centre[0], centre[1]])
 
 
+def test_a_person_without_boxes_is_not_drawn_over_someone_else():
+    """A face outside the fitted frame has no boxes: its track moves nothing (no guessed centre face)."""
+    reference = textured_reference()
+    plan = plan_for(1.0)
+    talk = alternating(1.0, 10.0, 0, seed=4)
+    boxes = [((20, 80, 120, 180), (55, 150, 85, 158)), (None, None)]
+    frames = render(plan, people_inputs(reference, boxes, [np.zeros_like(talk), talk], plan))
+    lx0, ly0, lx1, ly1 = label_box(W, H)
+    keep = np.ones((H, W), bool)
+    keep[ly0:ly1, lx0:lx1] = False
+    keep[70:130, 20:120] = False  # person 1's eyes may blink
+    assert (frames[:, keep] == reference[keep]).all()
+
+
 def test_live_mode_takes_one_speaker(astronauts):
     reference, boxes = astronauts
     plan = plan_for(2.0)
