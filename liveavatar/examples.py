@@ -18,6 +18,14 @@ class Example:
     preset: str
     expect: str
     """``ok``, or the id of the check this example is made to trip (e.g. ``image.faces``)."""
+    more_audio: tuple[str, ...] = ()
+    """Several people: the speech tracks of persons 2..4 (absolute paths), in track order."""
+    face_order: str = ""
+    """Several people: which face each track drives, as ``/generate`` takes it ("1,2"; "" = in order)."""
+
+    def speech_slots(self, slots: int = 3) -> list[str | None]:
+        """``more_audio`` padded with ``None`` to the page's ``slots`` extra speech inputs."""
+        return [*self.more_audio, *[None] * slots][:slots]
 
     @property
     def label(self) -> str:
@@ -45,6 +53,8 @@ def load_examples(folder: str | Path) -> list[Example]:
                 audio=str((folder / e["audio"]).resolve()),
                 preset=e.get("preset", "quick"),
                 expect=e.get("expect", "ok"),
+                more_audio=tuple(str((folder / a).resolve()) for a in e.get("more_audio", [])),
+                face_order=str(e.get("face_order", "")),
             )
         )
     return out

@@ -36,9 +36,13 @@ def test_entry_files_exist_and_decode(entry):
         img.load()
         assert img.mode == "RGB" and min(img.size) >= 64
 
-    audio, sr = sf.read(EXAMPLES_DIR / entry["audio"], dtype="float32")
-    assert audio.ndim == 1 and sr in (8000, 16000)
-    assert len(audio) / sr >= 0.5
+    for track in (entry["audio"], *entry.get("more_audio", [])):
+        audio, sr = sf.read(EXAMPLES_DIR / track, dtype="float32")
+        assert audio.ndim == 1 and sr in (8000, 16000)
+        assert len(audio) / sr >= 0.5
+    if "more_audio" in entry:  # several people: 2-4 tracks in all, and an order the API takes as it is
+        assert 1 <= len(entry["more_audio"]) <= 3
+        assert re.fullmatch(r"(\d(,\d)*)?", entry["face_order"])
 
 
 def test_good_examples_meet_the_guide():
@@ -51,6 +55,31 @@ def test_good_examples_meet_the_guide():
         audio, _ = sf.read(EXAMPLES_DIR / entry["audio"], dtype="float32")
         rms_db = 10 * np.log10(np.mean(audio.astype(np.float64) ** 2))
         assert -18.0 <= rms_db <= -14.0
+        for track in entry.get("more_audio", []):  # the other people: same format, speech at the same level
+            info = sf.info(EXAMPLES_DIR / track)
+            assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+            audio, _ = sf.read(EXAMPLES_DIR / track, dtype="float32")
+            frames = audio[: len(audio) // 320 * 320].reshape(-1, 320).astype(np.float64)
+            db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+            speech = db > db.max() - 35
+            assert -18.0 <= 10 * np.log10(np.mean(10 ** (db[speech] / 10))) <= -14.0
+
+
+def test_the_two_people_example():
+    """Two faces far enough apart for two tracks; person 1 says the single-person examples' speech,
+    person 2 a different sentence that starts after it (they take turns)."""
+    people = [e for e in EXAMPLES if e.get("more_audio")]
+    assert [e["name"] for e in people] == ["Two people talking"]
+    e = people[0]
+    assert e["image"] == "media/two_faces.png" and e["audio"] == "media/speech.wav" and e["expect"] == "ok"
+    first, sr = sf.read(EXAMPLES_DIR / e["audio"], dtype="float32")
+    second, sr2 = sf.read(EXAMPLES_DIR / e["more_audio"][0], dtype="float32")
+    assert sr == sr2 == 16000
+    assert np.sqrt(np.mean(second[: len(first)] ** 2)) < 10 ** (-60 / 20)  # silent while person 1 speaks
+    assert np.sqrt(np.mean(second[len(first):] ** 2)) > 10 ** (-30 / 20)  # then speaks
+    # the existing bad example (one track, two faces) stays
+    assert any(x["image"] == "media/two_faces.png" and x["expect"] == "image.faces" and not x.get("more_audio")
+               for x in EXAMPLES)
 
 
 def test_bad_examples_are_bad_in_the_stated_way():
@@ -82,6 +111,9 @@ def test_the_checklist_flags_what_the_example_claims(entry):
     from liveavatar.media.image import load_image
     from liveavatar.presets import FPS
 
+    if entry.get("more_audio"):
+        _check_people_example(entry)
+        return
     image = load_image(EXAMPLES_DIR / entry["image"])
     faces = detect_faces(image.rgb)
     stats = analyse_audio(load_audio(EXAMPLES_DIR / entry["audio"]))
@@ -96,3 +128,19 @@ def test_the_checklist_flags_what_the_example_claims(entry):
     fired = {r.id for r in results if r.level in ("warning", "problem")}
     expected = set() if entry["expect"] == "ok" else {entry["expect"], *entry.get("also", [])}
     assert fired == expected
+
+
+def _check_people_example(entry):
+    """Several people: the studio's own checklist (portrait, each person, the tracks, the prompt)
+    fires exactly what the entry lists, with the tracks and the order it gives."""
+    from liveavatar.backends import choose_backend
+    from liveavatar.presets import resolve_settings
+    from liveavatar.studio import check_inputs, inspect_inputs
+
+    insp = inspect_inputs(entry["prompt"], str(EXAMPLES_DIR / entry["image"]), str(EXAMPLES_DIR / entry["audio"]),
+                          more_audio=[str(EXAMPLES_DIR / a) for a in entry["more_audio"]], face_order=entry["face_order"])
+    report = check_inputs(insp, resolve_settings(entry["preset"], None), choose_backend(None, force_preview=True))
+    fired = {r.id for r in report.results if r.level in ("warning", "problem")}
+    expected = set() if entry["expect"] == "ok" else {entry["expect"], *entry.get("also", [])}
+    assert fired == expected
+    assert insp.track_count == 1 + len(entry["more_audio"]) and insp.people_faces is not None
