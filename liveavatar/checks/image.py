@@ -50,6 +50,7 @@ __all__ = [
     "SHARPNESS_FACE_HEIGHT",
     "SHARPNESS_NO_FACE_HEIGHT",
     "MIN_SHARPNESS",
+    "MAX_PEOPLE",
 ]
 
 #: Formats the model pipeline takes as they are. MPO is what Pillow calls a JPEG that carries an
@@ -109,6 +110,12 @@ SHARPNESS_NO_FACE_HEIGHT = 320
 #: astronaut blurred by sigma 1 / 1.5 / 3 px: 1.06 / 0.63 / 0.25, examples/media/blurry.png 0.19.
 MIN_SHARPNESS = 0.80
 
+#: At most this many people can speak at once, one speech track each (issue 14; upstream's
+#: multi-person routing is built and tested for two to four actors).
+MAX_PEOPLE = 4
+#: How the region of the image-wide measurements is named when several people speak.
+WHOLE_IMAGE_PEOPLE = "whole image (several people)"
+
 _EXIF_ORIENTATION_TEXT = {
     1: "upright as stored",
     2: "mirrored left-right",
@@ -121,27 +128,35 @@ _EXIF_ORIENTATION_TEXT = {
 }
 
 
-def check_image(image: LoadedImage, faces: list[Face]) -> list[CheckResult]:
+def check_image(image: LoadedImage, faces: list[Face], people: int = 1) -> list[CheckResult]:
     """All portrait checks, in the order the checklist shows them.
 
     ``faces`` is what :func:`liveavatar.faces.detect_faces` found on ``image.rgb`` (largest
     first). The face-placement checks are only meaningful for exactly one face and are left out
     otherwise; the face-count line already tells the user what to do. Never raises: a check that
     cannot measure its input says so instead of breaking the whole checklist.
+
+    ``people`` is how many people are meant to speak (one per speech track, issue 14). From 2 on,
+    :func:`liveavatar.checks.people.check_people` counts the faces and checks each one, so this
+    leaves out the face count and the single-face placement lines and measures exposure, lighting
+    and sharpness on the whole image.
     """
     try:
         rgb = _as_rgb(image.rgb)
     except Exception:  # noqa: BLE001 - not a numeric array at all: measure nothing, still answer
         rgb = np.zeros((0, 0, 3), np.uint8)
     height, width = rgb.shape[:2]
-    face = faces[0] if faces else None
+    several = people >= 2
+    face = faces[0] if faces and not several else None
     region, on_face = _face_region(rgb, face)
+    where = WHOLE_IMAGE_PEOPLE if several else None
 
     steps: list[tuple[str, str, Callable[[], CheckResult]]] = [
         ("image.format", "File type", lambda: _check_format(image)),
         ("image.resolution", "Resolution", lambda: _check_resolution(width, height)),
-        ("image.faces", "Faces", lambda: _check_faces(len(faces))),
     ]
+    if not several:
+        steps.append(("image.faces", "Faces", lambda: _check_faces(len(faces))))
     if len(faces) == 1 and face is not None:
         steps += [
             ("image.face_centre", "Face position", lambda: _check_centre(face, width, height)),
@@ -149,9 +164,9 @@ def check_image(image: LoadedImage, faces: list[Face]) -> list[CheckResult]:
             ("image.pose", "Head turn", lambda: _check_pose(face)),
         ]
     steps += [
-        ("image.exposure", "Exposure", lambda: _check_exposure(region, on_face)),
-        ("image.lighting", "Lighting", lambda: _check_lighting(region, on_face)),
-        ("image.sharpness", "Sharpness", lambda: _check_sharpness(region, on_face)),
+        ("image.exposure", "Exposure", lambda: _check_exposure(region, on_face, where=where)),
+        ("image.lighting", "Lighting", lambda: _check_lighting(region, on_face, where=where)),
+        ("image.sharpness", "Sharpness", lambda: _check_sharpness(region, on_face, where=where)),
         ("image.orientation", "Orientation", lambda: _check_orientation(image.exif_orientation)),
         ("image.alpha", "Transparency", lambda: _check_alpha(image.had_alpha)),
     ]
@@ -231,13 +246,19 @@ def _check_faces(count: int) -> CheckResult:
             "a single face is clearly visible, looking at the camera, well lit and not covered "
             "(no sunglasses, mask or hand over it).",
         )
+    # With one speech track the model animates one person and may pick the wrong one. Several
+    # people can speak together (issue 14) when each gets a track: say both ways out.
+    if count <= MAX_PEOPLE:
+        way = f"add a speech track for each person (up to {MAX_PEOPLE}) to make them all speak"
+    else:
+        way = f"crop the photo to at most {MAX_PEOPLE} people and add a speech track for each"
     return problem(
         "image.faces",
         "Faces",
         value,
         threshold,
-        f"{count} faces found; the model animates one person and may pick the wrong one. "
-        "Crop the photo to one person (the 'crop to face' button does this) or use a solo portrait.",
+        f"{count} faces found but 1 speech track: {way}, or crop the photo to one person "
+        "(the 'crop to face' button does this).",
     )
 
 
@@ -274,67 +295,86 @@ def _check_centre(face: Face, width: int, height: int) -> CheckResult:
     )
 
 
-def _check_size(face: Face, height: int) -> CheckResult:
+def _person(who: str | None) -> tuple[str, str, str]:
+    """``(id prefix, value prefix, subject)`` of a face line: the single face, or one of several
+    people (``who`` e.g. "person 2 (track 1)", see :mod:`liveavatar.checks.people`)."""
+    if not who:
+        return "image", "", "The face"
+    return "people", f"{who}: ", f"{who[0].upper()}{who[1:]}'s face"
+
+
+def _check_size(face: Face, height: int, who: str | None = None) -> CheckResult:
+    """Face height against the image height; ``who`` names one of several people (issue 14)."""
+    family, prefix, subject = _person(who)
+    cid = f"{family}.face_size"
     fraction = round(face.height / height, 6) if height > 0 else 0.0
-    value = f"face is {fraction:.2f} of the image height ({face.height} of {height} px)"
+    value = f"{prefix}face is {fraction:.2f} of the image height ({face.height} of {height} px)"
     threshold = f"{FACE_SIZE_MIN:.2f} – {FACE_SIZE_MAX:.2f} of the image height"
     if fraction < FACE_SIZE_MIN:
-        return warning(
-            "image.face_size",
-            "Face size",
-            f"{value}: too small",
-            threshold,
+        fix = (
             "The face is small in the frame. Crop closer to head and shoulders (the 'crop to face' "
-            "button does this); if the crop gets under 512 px, upscale it.",
+            "button does this); if the crop gets under 512 px, upscale it."
+            if not who
+            else f"{subject} is small in the frame, so its mouth gets only a few pixels. Use a photo "
+            "taken closer to the people, or crop it tighter while keeping every speaking person in it."
         )
+        return warning(cid, "Face size", f"{value}: too small", threshold, fix)
     if fraction > FACE_SIZE_MAX:
-        return warning(
-            "image.face_size",
-            "Face size",
-            f"{value}: too large",
-            threshold,
+        fix = (
             "The face fills the frame and may be cut off when the head moves. Use a photo taken from "
-            "further away that shows the whole head and the shoulders.",
+            "further away that shows the whole head and the shoulders."
+            if not who
+            else f"{subject} fills the frame and may be cut off when the head moves. Use a photo taken "
+            "from further away that shows every head and the shoulders."
         )
-    return ok("image.face_size", "Face size", value, threshold)
+        return warning(cid, "Face size", f"{value}: too large", threshold, fix)
+    return ok(cid, "Face size", value, threshold)
 
 
-def _check_pose(face: Face) -> CheckResult:
+def _check_pose(face: Face, who: str | None = None) -> CheckResult:
+    """Head yaw against the frontal limit; ``who`` names one of several people (issue 14)."""
+    family, prefix, _ = _person(who)
+    cid = f"{family}.pose"
     threshold = f"|yaw| ≤ {MAX_ABS_YAW_DEG:.0f}° (frontal or slightly turned)"
     yaw = face.yaw_deg
     if yaw is None or not np.isfinite(yaw):
-        return ok("image.pose", "Head turn", "not measured (no face landmarks found)", threshold)
+        return ok(cid, "Head turn", f"{prefix}not measured (no face landmarks found)", threshold)
     side = "frontal" if abs(yaw) < 1 else ("turned towards image right" if yaw > 0 else "turned towards image left")
-    value = f"{abs(yaw):.0f}° yaw, {side}"
+    value = f"{prefix}{abs(yaw):.0f}° yaw, {side}"
     if abs(yaw) <= MAX_ABS_YAW_DEG:
-        return ok("image.pose", "Head turn", value, threshold)
+        return ok(cid, "Head turn", value, threshold)
+    head = "The head" if not who else f"{who[0].upper()}{who[1:]}'s head"
     return warning(
-        "image.pose",
+        cid,
         "Head turn",
         value,
         threshold,
-        "The head is turned towards a profile view, which the model reconstructs poorly. Use a frontal "
+        f"{head} is turned towards a profile view, which the model reconstructs poorly. Use a frontal "
         "or slightly turned photo with both eyes and both mouth corners visible.",
     )
 
 
-def _check_exposure(region: np.ndarray, on_face: bool) -> CheckResult:
-    where = "face" if on_face else "whole image (no face)"
+def _check_exposure(region: np.ndarray, on_face: bool, who: str | None = None, where: str | None = None) -> CheckResult:
+    """Mean luma and clipping of ``region``; ``who`` names one of several people (issue 14), ``where``
+    overrides the wording of the measured region."""
+    family, prefix, person_subject = _person(who)
+    cid = f"{family}.exposure"
+    where = where or ("face" if on_face else "whole image (no face)")
     threshold = (
         f"mean luma {DARK_MEAN_LUMA:.0f}–{BRIGHT_MEAN_LUMA:.0f} of 255; ≤ {MAX_CLIPPED_FRACTION:.0%} of pixels "
         f"≤ {CLIP_BLACK_LEVEL} (crushed) or ≥ {CLIP_WHITE_LEVEL} (blown out)"
     )
     if region.size == 0:
-        return ok("image.exposure", "Exposure", "not measured (empty image)", threshold)
+        return ok(cid, "Exposure", f"{prefix}not measured (empty image)", threshold)
     luma = _luma(region)
     mean = float(luma.mean())
     black = float(np.mean(luma <= CLIP_BLACK_LEVEL))
     white = float(np.mean(luma >= CLIP_WHITE_LEVEL))
-    value = f"{where}: mean luma {mean:.0f}, {black:.1%} near black, {white:.1%} near white"
-    subject = "The face is" if on_face else "The picture is"
+    value = f"{prefix}{where}: mean luma {mean:.0f}, {black:.1%} near black, {white:.1%} near white"
+    subject = f"{person_subject} is" if who else ("The face is" if on_face else "The picture is")
     if mean < DARK_MEAN_LUMA or black > MAX_CLIPPED_FRACTION:
         return warning(
-            "image.exposure",
+            cid,
             "Exposure",
             f"{value} (too dark)",
             threshold,
@@ -343,18 +383,18 @@ def _check_exposure(region: np.ndarray, on_face: bool) -> CheckResult:
         )
     if mean > BRIGHT_MEAN_LUMA or white > MAX_CLIPPED_FRACTION:
         return warning(
-            "image.exposure",
+            cid,
             "Exposure",
             f"{value} (over-exposed)",
             threshold,
             f"{subject} over-exposed and parts of it are pure white. Use a photo with softer light, "
             "or lower the exposure/highlights in an editor (detail that is already white cannot come back).",
         )
-    return ok("image.exposure", "Exposure", value, threshold)
+    return ok(cid, "Exposure", value, threshold)
 
 
-def _check_lighting(region: np.ndarray, on_face: bool) -> CheckResult:
-    where = "face" if on_face else "whole image (no face)"
+def _check_lighting(region: np.ndarray, on_face: bool, where: str | None = None) -> CheckResult:
+    where = where or ("face" if on_face else "whole image (no face)")
     threshold = (
         f"left/right brightness ratio ≤ {HARSH_SHADOW_RATIO:.1f}; luma standard deviation ≥ {LOW_CONTRAST_STD:.0f}"
     )
@@ -389,8 +429,8 @@ def _check_lighting(region: np.ndarray, on_face: bool) -> CheckResult:
     return ok("image.lighting", "Lighting", value, threshold)
 
 
-def _check_sharpness(region: np.ndarray, on_face: bool) -> CheckResult:
-    where = "face" if on_face else "whole image (no face)"
+def _check_sharpness(region: np.ndarray, on_face: bool, where: str | None = None) -> CheckResult:
+    where = where or ("face" if on_face else "whole image (no face)")
     target = SHARPNESS_FACE_HEIGHT if on_face else SHARPNESS_NO_FACE_HEIGHT
     threshold = (
         f"edge sharpness ≥ {MIN_SHARPNESS:.2f} (Laplacian energy / gradient energy on the "

@@ -143,7 +143,30 @@ def test_two_astronauts_is_a_problem(astronaut: np.ndarray) -> None:
     faces = _by_id(results)["image.faces"]
     assert faces.level == "problem"
     assert faces.value == "2 faces"
-    assert "2 faces found" in faces.fix and "Crop" in faces.fix
+    # both counts and both ways out (issue 14): a track per person, or a crop to one person
+    assert faces.fix.startswith("2 faces found but 1 speech track: ")
+    assert "add a speech track for each person (up to 4)" in faces.fix and "crop the photo to one person" in faces.fix
+
+
+def test_more_faces_than_can_speak_says_to_crop() -> None:
+    from liveavatar.checks.image import _check_faces
+
+    fix = _check_faces(6).fix
+    assert fix.startswith("6 faces found but 1 speech track: ") and "at most 4 people" in fix
+
+
+def test_several_people_leave_faces_to_check_people(astronaut: np.ndarray) -> None:
+    """people >= 2: no face count or single-face lines; image-wide exposure, lighting, sharpness."""
+    rgb = np.concatenate([astronaut, astronaut], axis=1)
+    results = check_image(_loaded(rgb), detect_faces(rgb), people=2)
+    ids = [r.id for r in results]
+    assert ids == [i for i in NO_SINGLE_FACE_IDS if i != "image.faces"]
+    by_id = _by_id(results)
+    for cid in ("image.exposure", "image.lighting", "image.sharpness"):
+        assert by_id[cid].value.startswith("whole image (several people): "), by_id[cid]
+        assert by_id[cid].level == "ok"
+    # one speaker with the same photo still gets the face count
+    assert "image.faces" in [r.id for r in check_image(_loaded(rgb), detect_faces(rgb))]
 
 
 @pytest.mark.parametrize("kind", ["grey", "cat"])
