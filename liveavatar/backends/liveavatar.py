@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from liveavatar.backends.base import Clip, LiveSession, PreparedInputs
 from liveavatar.pipeline.checkpoint import CheckpointLayout
 from liveavatar.pipeline.pipeline import OOM_LADDER, ClipOutput, LiveAvatarPipeline, LoadReport, PipelineError
@@ -57,12 +59,14 @@ class LiveAvatarBackend:
         on_step: Callable[[int, int, int, int], None] | None = None,
     ) -> Iterator[Clip]:
         s = plan.settings
+        tracks, masks = people_arrays(inputs)
         try:
             pipe = self.pipeline(s.offload_model, s.speed)
             for out in pipe.generate(
                 inputs.prompt, inputs.reference, inputs.audio_16k, frames_per_clip=plan.frames_per_clip,
                 num_clips=plan.num_clips, steps=s.sample_steps, seed=inputs.seed, fps=plan.fps,
                 online_decode=s.online_decode, cancel=cancel, on_step=on_step, speed=s.speed,
+                tracks_16k=tracks, person_masks=masks,
             ):
                 yield plan_clip(plan, out)
         except _oom():
@@ -76,6 +80,7 @@ class LiveAvatarBackend:
         window, as offline; its clip count does not matter (the speech decides)."""
         from liveavatar.pipeline.live import LiveGeneration
 
+        refuse_live_people(inputs)
         s = plan.settings
         try:
             pipe = self.pipeline(s.offload_model, s.speed)
@@ -84,6 +89,23 @@ class LiveAvatarBackend:
         except _oom():
             _release_memory()
             raise PipelineError(OOM_LADDER) from None
+
+
+def people_arrays(inputs: PreparedInputs) -> tuple[list[np.ndarray] | None, np.ndarray | None]:
+    """The pipeline's several-people arguments: each person's track, and their masks stacked
+    ``[A, H, W]`` in the same order; ``(None, None)`` for one person (driven by ``inputs.audio_16k``)."""
+    if not inputs.several_people:
+        return None, None
+    return [p.audio_16k for p in inputs.people], np.stack([np.asarray(p.mask, np.float32) for p in inputs.people])
+
+
+def refuse_live_people(inputs: PreparedInputs) -> None:
+    """Live mode takes one microphone, so one speech stream: it cannot drive several people."""
+    if inputs.several_people:
+        raise PipelineError(
+            "Live mode takes one microphone, so it drives one person. For several people, upload each "
+            "person's speech and press Generate."
+        )
 
 
 def _oom() -> type[BaseException]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from liveavatar.backends.base import Clip, LiveSession, PreparedInputs
-from liveavatar.backends.liveavatar import LiveAvatarBackend, plan_clip
+from liveavatar.backends.liveavatar import LiveAvatarBackend, people_arrays, plan_clip
 from liveavatar.pipeline.checkpoint import CheckpointLayout, find_checkpoint
 from liveavatar.pipeline.pipeline import LiveAvatarPipeline, PipelineError
 
@@ -45,9 +45,10 @@ class TppBackend(LiveAvatarBackend):
                  on_step: Callable[[int, int, int, int], None] | None = None) -> Iterator[Clip]:
         from liveavatar.pipeline.distributed import submit_job
 
+        tracks, masks = people_arrays(inputs)
         job = dict(prompt=inputs.prompt, reference=inputs.reference, audio_16k=inputs.audio_16k,
                    frames_per_clip=plan.frames_per_clip, num_clips=plan.num_clips, steps=plan.settings.sample_steps,
-                   seed=inputs.seed, fps=plan.fps)
+                   seed=inputs.seed, fps=plan.fps, tracks_16k=tracks, person_masks=masks)
         with self._job_lock:
             for out in submit_job(self._pipe, job, cancel):
                 yield plan_clip(plan, out)

@@ -108,6 +108,8 @@ def iter_tpp(
     decode_rank: int | None = None,
     cancel: threading.Event | None = None,
     stoppable: bool = False,
+    tracks_16k: Sequence[np.ndarray] | None = None,
+    person_masks: np.ndarray | None = None,
 ) -> Iterator[ClipOutput]:
     """Run this process's part of a TPP generation; the process group must already be initialised.
 
@@ -120,19 +122,23 @@ def iter_tpp(
     ``stoppable`` (the app's Stop): before each clip after the first, the decode rank tells every rank
     whether ``cancel`` is set, and all of them end there together. It costs the pipeline's fill at
     every clip boundary (the denoising ranks wait for the decode rank), so the CLI leaves it off.
+
+    Several people (``tracks_16k``, ``person_masks``, as :meth:`LiveAvatarPipeline.generate`): the
+    per-track audio rows are broadcast like the single track, and every denoising rank computes the
+    same routing gates from the masks (a pure function of them); only the block latents travel.
     """
     if not dist.is_initialized():
         raise RuntimeError("run_tpp needs torch.distributed initialised (torchrun, or init_process_group).")
     rank, world = dist.get_rank(), dist.get_world_size()
     decode_rank = world - 1 if decode_rank is None else decode_rank
-    pipe.check_inputs(reference, audio_16k, frames_per_clip, steps)
+    pipe.check_inputs(reference, audio_16k, frames_per_clip, steps, tracks_16k, person_masks)
     denoisers = chain(world, decode_rank)
     groups = step_groups(steps, len(denoisers))  # raises the same error on every rank, before any traffic
     src = denoisers[0]  # the first denoising rank's conditioning is everyone's
 
     t0 = time.perf_counter()
     context, audio, ref_latents, motion_latents, history = pipe.prepare_conditioning(
-        prompt, reference, audio_16k, frames_per_clip, num_clips, fps)
+        prompt, reference, audio_16k, frames_per_clip, num_clips, fps, tracks_16k=tracks_16k)
     _broadcast_([context, audio, ref_latents, motion_latents], src=src)
     prep_s = time.perf_counter() - t0
 
@@ -173,6 +179,7 @@ def iter_tpp(
     previous = denoisers[position - 1] if position > 0 else None
     following = denoisers[position + 1] if position + 1 < len(denoisers) else decode_rank
     my_steps = groups[position]
+    audio_mask = pipe.routing_gates(person_masks, reference) if tracks_16k else None
     caches = dict(zip(my_steps, pipe.prefilled_caches(len(my_steps), ref_latents, motion_latents, context, lat_t)))
     scheduler = make_scheduler(steps, device=device)
     timesteps, sigmas = scheduler.timesteps, scheduler.sigmas
@@ -192,7 +199,7 @@ def iter_tpp(
             block_audio = pipe.block_audio(audio, block_index)
             for i in my_steps:
                 x = pipe.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
-                                      block_index=block_index, ref_rope_shift=shifts[i])
+                                      block_index=block_index, ref_rope_shift=shifts[i], audio_mask=audio_mask)
             dist.send(x.to(torch.float32).contiguous(), dst=following)
 
 

@@ -15,6 +15,12 @@ Deliberate differences from upstream's ``causal_s2v_pipeline.py`` (read for the 
   and offline decode produce the same video.
 * The reference frame's random RoPE time shift is drawn, like upstream, anew for every forward call,
   but from ``random.Random(seed)``, so the same seed gives the same video.
+
+Several people (``tracks_16k`` + ``person_masks``): as upstream's multi-actor path, each person's track
+is encoded on its own (exactly as a one-person run encodes its audio) and the features are stacked
+along the batch dimension; the people masks become per-token gates on the latent grid
+(:func:`liveavatar.routing.routing_masks`) that the DiT uses to route each track's audio injection
+(decision 7 of :mod:`liveavatar.pipeline.transformer`). The latents, the caches and the sink stay batch 1.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +53,10 @@ from liveavatar.pipeline.transformer import (
     sample_ref_rope_shift,
 )
 from liveavatar.pipeline.vae import BlockDecoder, OnlineDecoder, VideoVAE
+from liveavatar.routing import routing_masks, token_grid
 from liveavatar.speed import SpeedOptions, sdpa_backends
 
+MAX_PEOPLE = 4  # the largest number of speakers we route (the product's limit; upstream loops over any)
 LORA_RANK = 128
 LORA_ALPHA = 64
 REF_REPEATS = 5  # upstream encodes the reference as 5 identical frames and keeps the second latent
@@ -125,6 +133,7 @@ class _BlockWork:
     attention: str
     cancel: threading.Event | None
     on_step: Callable[[int, int, int, int], None] | None
+    audio_mask: torch.Tensor | None = None  # [A, h*w] routing gates with several people, else None
 
 
 @dataclass
@@ -196,6 +205,35 @@ def _resolve_lora(lora_path: str | Path | None, layout: CheckpointLayout) -> Pat
     if str(lora_path).count("/") == 1 and not Path(lora_path).exists() and layout.lora_file.is_file():
         return layout.lora_file
     raise PipelineError(f"LoRA file not found: {lora_path}. Give the path of liveavatar.safetensors or its folder.")
+
+
+def check_people(reference: np.ndarray, audio_16k: np.ndarray, tracks_16k: Sequence[np.ndarray] | None,
+                 person_masks: np.ndarray | None) -> None:
+    """Several people's inputs, before any model work: 2-4 mono tracks, each as long as the audio (the
+    frame count comes from ``audio_16k``), and one 0..1 mask per track at the reference's size."""
+    if tracks_16k is None and person_masks is None:
+        return
+    if tracks_16k is None or person_masks is None:
+        raise PipelineError("Several people need both a speech track and a mask for each person.")
+    count = len(tracks_16k)
+    if not 2 <= count <= MAX_PEOPLE:
+        raise PipelineError(f"Several people means 2 to {MAX_PEOPLE} speech tracks; got {count}.")
+    for n, track in enumerate(tracks_16k, 1):
+        track = np.asarray(track)
+        if track.ndim != 1:
+            raise PipelineError(f"Speech track {n} must be mono 16 kHz.")
+        if len(track) < len(audio_16k):
+            raise PipelineError(
+                f"Speech track {n} is {len(track) / 16000:.2f} s but the audio is {len(audio_16k) / 16000:.2f} s; "
+                "pad each person's track with silence to the length of the video."
+            )
+    masks = np.asarray(person_masks)
+    h, w = reference.shape[:2]
+    if masks.shape != (count, h, w):
+        raise PipelineError(f"Expected {count} person masks of {w}x{h} (one per track, on the reference); "
+                            f"got shape {masks.shape}.")
+    if masks.size and (np.nanmin(masks) < 0 or np.nanmax(masks) > 1 or np.isnan(masks).any()):
+        raise PipelineError("Person masks must hold values between 0 and 1.")
 
 
 class LiveAvatarPipeline:
@@ -276,7 +314,8 @@ class LiveAvatarPipeline:
         return pipe, LoadReport(layout, lora_report, params, str(device), str(dtype).replace("torch.", ""))
 
     # ------------------------------------------------------------------ steps
-    def check_inputs(self, reference: np.ndarray, audio_16k: np.ndarray, frames_per_clip: int, steps: int) -> None:
+    def check_inputs(self, reference: np.ndarray, audio_16k: np.ndarray, frames_per_clip: int, steps: int,
+                     tracks_16k: Sequence[np.ndarray] | None = None, person_masks: np.ndarray | None = None) -> None:
         fpb = self.config.num_frames_per_block
         if frames_per_clip % (4 * fpb):
             raise PipelineError(f"Frames per clip must be a multiple of {4 * fpb}; got {frames_per_clip}.")
@@ -288,6 +327,7 @@ class LiveAvatarPipeline:
         if audio_16k.ndim != 1 or len(audio_16k) < 400:
             raise PipelineError("The audio must be mono 16 kHz and at least 25 ms long.")
         make_scheduler(steps)  # raises a clear message for unsupported step counts
+        check_people(reference, audio_16k, tracks_16k, person_masks)
 
     def encode_prompt(self, prompt: str, on_cpu: bool = False) -> torch.Tensor:
         """UMT5 runs where the DiT runs, then goes back to the CPU (it is ~11 GB at full size).
@@ -306,6 +346,25 @@ class LiveAvatarPipeline:
         per_frame = to_video_frames(feats, fps=fps, num_frames=num_frames)  # [layers, frames, dim]
         return per_frame.permute(0, 2, 1).unsqueeze(0).to(self.device, self.dtype)
 
+    def encode_tracks(self, audio_16k: np.ndarray, tracks_16k: Sequence[np.ndarray] | None, num_frames: int,
+                      fps: int) -> torch.Tensor:
+        """``[A, layers, dim, frames]``: each person's track encoded on its own, exactly as a one-person
+        run encodes its audio (wav2vec2 and its normalisation see one track at a time, as upstream's
+        per-path ``encode_audio``), stacked along the batch; ``audio_16k`` alone without tracks."""
+        if not tracks_16k:
+            return self.encode_audio(audio_16k, num_frames, fps)
+        return torch.cat([self.encode_audio(np.asarray(t, np.float32)[: len(audio_16k)], num_frames, fps)
+                          for t in tracks_16k], dim=0)
+
+    def routing_gates(self, person_masks: np.ndarray | None, reference: np.ndarray) -> torch.Tensor | None:
+        """The people masks as the DiT's per-token audio gates ``[A, h*w]`` on the device (``None`` for
+        one person: upstream routes nothing then). Same token grid as the latents: VAE /8, patch 2."""
+        if person_masks is None or len(person_masks) < 2:
+            return None
+        grid = token_grid(reference.shape[1], reference.shape[0])
+        gates = routing_masks(np.asarray(person_masks, np.float32), grid)
+        return torch.from_numpy(gates.reshape(len(gates), -1)).to(self.device, self.dtype)
+
     def prepare_latents(self, reference: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reference latent, the 73-frame motion history (the reference repeated, as upstream) and its latents."""
         pixels = torch.from_numpy(reference).permute(2, 0, 1).float().div(127.5).sub(1.0)
@@ -323,10 +382,12 @@ class LiveAvatarPipeline:
     # ``generate`` and the TPP ranks (``liveavatar.pipeline.distributed``) both build on these, so a
     # rank that owns denoising step i runs exactly the arithmetic the single-process loop runs.
     def prepare_conditioning(self, prompt: str, reference: np.ndarray, audio_16k: np.ndarray,
-                             frames_per_clip: int, num_clips: int, fps: int, text_on_cpu: bool = False):
-        """``(context, audio, ref_latents, motion_latents, history)`` for a whole video."""
+                             frames_per_clip: int, num_clips: int, fps: int, text_on_cpu: bool = False,
+                             tracks_16k: Sequence[np.ndarray] | None = None):
+        """``(context, audio, ref_latents, motion_latents, history)`` for a whole video; with several
+        people ``audio`` holds one row per track (:meth:`encode_tracks`)."""
         context = self.encode_prompt(prompt, on_cpu=text_on_cpu)
-        audio = self.encode_audio(audio_16k, num_clips * frames_per_clip, fps)
+        audio = self.encode_tracks(audio_16k, tracks_16k, num_clips * frames_per_clip, fps)
         ref_latents, motion_latents, history = self.prepare_latents(reference)
         return context, audio, ref_latents, motion_latents, history
 
@@ -366,8 +427,10 @@ class LiveAvatarPipeline:
 
     def denoise_step(self, x: torch.Tensor, step: int, timesteps: torch.Tensor, sigmas: torch.Tensor,
                      context: torch.Tensor, block_audio: torch.Tensor, cache: KVCache, *,
-                     block_index: int, ref_rope_shift: int, attention: str = "auto") -> torch.Tensor:
+                     block_index: int, ref_rope_shift: int, attention: str = "auto",
+                     audio_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Denoising step ``step`` of block ``block_index``: one DiT forward (writing ``cache``) + Euler.
+        ``audio_mask``: the routing gates (:meth:`routing_gates`) when ``block_audio`` has several tracks.
 
         ``attention`` pins torch's SDPA kernel for this forward only (torch's choice is process-wide,
         so it is set around the DiT call and not around the whole run, where the VAE also attends)."""
@@ -375,7 +438,7 @@ class LiveAvatarPipeline:
         with pinned:  # "auto" leaves torch's flags alone: nothing to set on the hot path
             flow = self.transformer.forward_block(
                 x.to(self.dtype), timesteps[step].expand(1).float(), context, block_audio, cache,
-                block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift,
+                block_index=block_index, write_cache=True, ref_rope_shift=ref_rope_shift, audio_mask=audio_mask,
             )
         return euler_step(sigmas, step, x, flow.float())
 
@@ -396,8 +459,14 @@ class LiveAvatarPipeline:
         cancel: threading.Event | None = None,
         on_step: Callable[[int, int, int, int], None] | None = None,
         speed: SpeedOptions | None = None,
+        tracks_16k: Sequence[np.ndarray] | None = None,
+        person_masks: np.ndarray | None = None,
     ) -> Iterator[ClipOutput]:
         """Yield ``num_clips`` clips of ``frames_per_clip`` frames, in order.
+
+        Several people: ``tracks_16k`` (2-4 tracks, each as long as ``audio_16k``, which is their mix)
+        and ``person_masks [A, H, W]`` on ``reference``, in the same order; each person's mouth follows
+        their own track (see the module docstring).
 
         Stops between blocks once ``cancel`` is set. ``on_step(clip, block, step, steps)`` is called
         after each denoising step (progress and ETA are built on it). ``speed`` carries the run-time
@@ -405,20 +474,24 @@ class LiveAvatarPipeline:
         load-time ones were applied when the model was loaded. Default: the options it was loaded with.
         """
         speed = self.speed if speed is None else speed
-        self.check_inputs(reference, audio_16k, frames_per_clip, steps)
+        self.check_inputs(reference, audio_16k, frames_per_clip, steps, tracks_16k, person_masks)
         overlap = speed.overlap_decode and online_decode
         with self._lock, (ThreadPoolExecutor(1, "vae-decode") if overlap else contextlib.nullcontext()) as decoder_pool:
             yield from self._clips(prompt, reference, audio_16k, frames_per_clip, num_clips, steps, seed, fps,
-                                   online_decode, cancel, on_step, speed, decoder_pool)
+                                   online_decode, cancel, on_step, speed, decoder_pool, tracks_16k, person_masks)
 
     def _clips(self, prompt: str, reference: np.ndarray, audio_16k: np.ndarray, frames_per_clip: int,
                num_clips: int, steps: int, seed: int, fps: int, online_decode: bool,
                cancel: threading.Event | None, on_step: Callable[[int, int, int, int], None] | None,
-               speed: SpeedOptions, decoder_pool: ThreadPoolExecutor | None) -> Iterator[ClipOutput]:
+               speed: SpeedOptions, decoder_pool: ThreadPoolExecutor | None,
+               tracks_16k: Sequence[np.ndarray] | None = None,
+               person_masks: np.ndarray | None = None) -> Iterator[ClipOutput]:
         """The body of :meth:`generate`, run under its lock and with its decode thread (if overlapping)."""
         t0 = time.perf_counter()
         context, audio, ref_latents, motion_latents, history = self.prepare_conditioning(
-            prompt, reference, audio_16k, frames_per_clip, num_clips, fps, text_on_cpu=speed.text_encoder_on_cpu)
+            prompt, reference, audio_16k, frames_per_clip, num_clips, fps, text_on_cpu=speed.text_encoder_on_cpu,
+            tracks_16k=tracks_16k)
+        audio_mask = self.routing_gates(person_masks, reference) if tracks_16k else None
         decoder = OnlineDecoder(self.vae, history, frames_per_clip, self.config.motion_frames, first_clip_trim=0)
         prep_s = time.perf_counter() - t0
 
@@ -434,7 +507,7 @@ class LiveAvatarPipeline:
         pending: list[tuple[int, torch.Tensor, float]] = []
         decoding: list[Future[ClipOutput]] = []  # overlap: clips being decoded beside the denoising, in order
         work = _BlockWork(context, audio, caches, steps, seed, lat_t, lat_h, lat_w, num_blocks, num_clips,
-                          speed.attention, cancel, on_step)
+                          speed.attention, cancel, on_step, audio_mask)
         source = self._amortised_blocks(work) if amortised else self._plain_blocks(work)
 
         def finished() -> Iterator[ClipOutput]:
@@ -485,19 +558,22 @@ class LiveAvatarPipeline:
                 x = noise[:, :, b * fpb : (b + 1) * fpb]
                 on_step = None if w.on_step is None else (lambda i, r=r, b=b: w.on_step(r, b, i, w.steps))
                 x = self.denoise_block(x, block_index, self.block_audio(w.audio, block_index), rope_rng, timesteps,
-                                       sigmas, w.context, w.caches, w.steps, w.attention, on_step)
+                                       sigmas, w.context, w.caches, w.steps, w.attention, on_step,
+                                       audio_mask=w.audio_mask)
                 yield r, b, x
 
     def denoise_block(self, x: torch.Tensor, block_index: int, block_audio: torch.Tensor, rope_rng: random.Random,
                       timesteps: torch.Tensor, sigmas: torch.Tensor, context: torch.Tensor, caches: list[KVCache],
                       steps: int, attention: str = "auto",
-                      on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+                      on_step: Callable[[int], None] | None = None,
+                      audio_mask: torch.Tensor | None = None) -> torch.Tensor:
         """One block through all its denoising steps, in order (the plain loop's body, and live mode's):
         its RoPE shifts drawn from ``rope_rng`` first, then step i writes ``caches[i]``."""
         shifts = draw_ref_rope_shifts(rope_rng, block_index * self.config.num_frames_per_block, steps)
         for i in range(steps):
             x = self.denoise_step(x, i, timesteps, sigmas, context, block_audio, caches[i],
-                                  block_index=block_index, ref_rope_shift=shifts[i], attention=attention)
+                                  block_index=block_index, ref_rope_shift=shifts[i], attention=attention,
+                                  audio_mask=audio_mask)
             if on_step:
                 on_step(i + 1)
         return x
@@ -544,7 +620,7 @@ class LiveAvatarPipeline:
             with pinned:
                 states = [tr.begin_block(j.x.to(self.dtype), timesteps[j.step].expand(1).float(), w.context, j.audio,
                                          w.caches[j.step], block_index=j.k, write_cache=True,
-                                         ref_rope_shift=j.shifts[j.step]) for j in jobs]
+                                         ref_rope_shift=j.shifts[j.step], audio_mask=w.audio_mask) for j in jobs]
                 for layer in range(len(tr.blocks)):
                     with tr.resident_block(layer):
                         for n, (job, state) in enumerate(zip(jobs, states)):

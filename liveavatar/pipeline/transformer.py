@@ -46,8 +46,16 @@ Decisions the upstream facts leave open (all documented where they are implement
 6. **KV cache = one per denoising step.** As upstream's single-GPU / TPP pipelines, a cache holds the
    K/V the blocks had *at that step's noise level*; the pipeline keeps one :class:`KVCache` per step.
    ``block_index`` is absolute across clips; the noisy cache wraps modulo its capacity (one clip).
-7. **Multi-actor masks, ``local_attn_size``, sequence parallelism, the transformer motioner and
-   ``drop_part_motion_frames`` (training only) are not implemented.**
+7. **Several speakers (multi-actor audio).** As upstream's ``after_transformer_block``: ``audio`` may
+   carry ``A`` speech tracks along the batch dimension while the latents have batch 1. Every injection
+   computes each actor's residual from the *same* hidden states with that actor's own tokens and
+   global (AdaIN) vector, multiplies it by the actor's 0/1 gate per token (``audio_mask [A, h*w]``,
+   one row per actor over a frame's tokens, the same for every frame: our masks come from one
+   reference image, upstream's are constant in time too), sums over actors and adds the sum once.
+   The gates come from :func:`liveavatar.routing.routing_masks`. With ``A == 1`` no mask is used
+   (upstream passes none), so the single-speaker arithmetic is unchanged; ``A > 1`` without a mask
+   is refused. ``local_attn_size``, sequence parallelism, the transformer motioner and
+   ``drop_part_motion_frames`` (training only) are not implemented.
 8. Weight init (only matters without a checkpoint): PyTorch defaults, ``modulation ~ N(0,1)/sqrt(dim)``
    as upstream; upstream zero-inits ``head.head`` which we do not (so tiny test models are non-trivial).
 """
@@ -384,8 +392,18 @@ class AudioInjector(nn.Module):
                 [AdaLayerNorm(embedding_dim=cfg.dim, output_dim=2 * cfg.dim, chunk_dim=1) for _ in layers]
             )
 
-    def forward(self, layer: int, x: Tensor, tokens: Tensor, glob: Tensor | None) -> Tensor:
-        """x ``[B, F*hw, dim]`` noisy tokens; tokens ``[B, F, n+1, dim]``; glob ``[B, F, 1, dim]``. Returns x + residual."""
+    def forward(self, layer: int, x: Tensor, tokens: Tensor, glob: Tensor | None, mask: Tensor | None = None) -> Tensor:
+        """x ``[B, F*hw, dim]`` noisy tokens; tokens ``[B, F, n+1, dim]``; glob ``[B, F, 1, dim]``. Returns x + residual.
+
+        Several speakers (decision 7): ``x`` has batch 1 and ``tokens`` / ``glob`` batch ``A > 1``; each
+        actor's residual is gated by its row of ``mask [A, hw]`` and the gated residuals are summed.
+        """
+        if tokens.shape[0] != x.shape[0]:
+            return x + self._multi_actor_residual(layer, x, tokens, glob, mask)
+        return x + self._residual(layer, x, tokens, glob).reshape(x.shape)
+
+    def _residual(self, layer: int, x: Tensor, tokens: Tensor, glob: Tensor | None) -> Tensor:
+        """``[B*F, hw, dim]`` residual of the injector for ``x [B, F*hw, dim]`` (B = the tokens' batch)."""
         j = self.layer_to_injector[layer]
         b, f = tokens.shape[:2]
         xs = x.reshape(b * f, -1, x.shape[-1])
@@ -393,8 +411,26 @@ class AudioInjector(nn.Module):
             h = self.injector_adain_layers[j](xs, temb=glob.reshape(b * f, -1).to(xs.dtype))
         else:
             h = F.layer_norm(xs, xs.shape[-1:], eps=1e-6)
-        res = self.injector[j](h, tokens.reshape(b * f, -1, tokens.shape[-1]).to(xs.dtype))
-        return x + res.reshape(x.shape)
+        return self.injector[j](h, tokens.reshape(b * f, -1, tokens.shape[-1]).to(xs.dtype))
+
+    def _multi_actor_residual(self, layer: int, x: Tensor, tokens: Tensor, glob: Tensor | None,
+                              mask: Tensor | None) -> Tensor:
+        """Upstream's multi-actor injection: the same hidden states, expanded to every actor, each with
+        its own audio; ``residual * gate`` summed over actors (in the hidden states' dtype, like upstream)."""
+        actors, f = tokens.shape[:2]
+        if x.shape[0] != 1:
+            raise ValueError(f"several speech tracks ({actors}) need latents of batch 1, got batch {x.shape[0]}")
+        if mask is None:
+            raise ValueError(
+                f"{actors} speech tracks but no audio_mask: each track needs a per-token gate "
+                "(liveavatar.routing.routing_masks) saying which person it drives"
+            )
+        hw = x.shape[1] // f
+        if tuple(mask.shape) != (actors, hw):
+            raise ValueError(f"audio_mask must be [{actors}, {hw}] (actors x tokens per frame), got {tuple(mask.shape)}")
+        res = self._residual(layer, x.expand(actors, -1, -1), tokens, glob).view(actors, f, hw, -1)
+        gated = res * mask.to(device=res.device, dtype=res.dtype)[:, None, :, None]
+        return gated.sum(dim=0).reshape(x.shape)
 
 
 class FramePackMotioner(nn.Module):
@@ -574,6 +610,7 @@ class BlockForward:
     s_cos: Tensor
     s_sin: Tensor
     static_mask: Tensor | None = None
+    audio_mask: Tensor | None = None  # [A, h*w] per-actor gates, several speakers only (decision 7)
 
 
 # ----------------------------------------------------------------------------- model
@@ -637,6 +674,22 @@ class CausalS2VTransformer(nn.Module):
         tokens, glob = self.casual_audio_encoder(padded)
         drop = cfg.lat_motion_frames
         return tokens[:, drop:], (None if glob is None else glob[:, drop:])
+
+    @staticmethod
+    def _check_actors(actors: int, batch: int, audio_mask: Tensor | None) -> None:
+        """Refuse, before any layer runs, audio whose batch is neither the latents' nor several speakers
+        of a batch-1 block with their gates (decision 7)."""
+        if actors == batch:
+            return
+        if batch != 1:
+            raise ValueError(f"audio batch {actors} does not match the latents' batch {batch}")
+        if audio_mask is None:
+            raise ValueError(
+                f"{actors} speech tracks but no audio_mask: each track needs a per-token gate "
+                "(liveavatar.routing.routing_masks) saying which person it drives"
+            )
+        if audio_mask.dim() != 2 or audio_mask.shape[0] != actors:
+            raise ValueError(f"audio_mask must be [{actors}, tokens per frame], got {tuple(audio_mask.shape)}")
 
     def _normalize_t(self, timestep: Tensor | float, batch: int, frames: int) -> Tensor:
         t = torch.as_tensor(timestep, dtype=torch.float32, device=self.device)
@@ -733,6 +786,7 @@ class CausalS2VTransformer(nn.Module):
         write_cache: bool = True,
         ref_rope_shift: int = 0,
         cond_latents: Tensor | None = None,
+        audio_mask: Tensor | None = None,
     ) -> Tensor:
         """Flow prediction ``[B, out_dim, F, H, W]`` for one block of noisy latents ``[B, in_dim, F, H, W]``.
 
@@ -742,12 +796,15 @@ class CausalS2VTransformer(nn.Module):
         Keys = cached earlier blocks (all of the cache once it has wrapped) + this block + the sink
         (reference moved by ``ref_rope_shift`` frames, see :func:`sample_ref_rope_shift`).
         With ``write_cache=False`` the cache is left unchanged.
+        Several speakers: ``audio [A, L, audio_dim, 4F]`` with batch-1 latents and ``audio_mask [A, h*w]``
+        (decision 7 in the module docstring).
 
         The same three pieces the layer-major (timestep-forcing) loop of the pipeline runs:
         :meth:`begin_block`, :meth:`block_layer` for every layer, :meth:`finish_block`.
         """
         state = self.begin_block(block_latents, timestep, context, audio, cache, block_index,
-                                 write_cache=write_cache, ref_rope_shift=ref_rope_shift, cond_latents=cond_latents)
+                                 write_cache=write_cache, ref_rope_shift=ref_rope_shift, cond_latents=cond_latents,
+                                 audio_mask=audio_mask)
         for i in range(len(self.blocks)):
             self.block_layer(state, i)
         return self.finish_block(state)
@@ -771,9 +828,10 @@ class CausalS2VTransformer(nn.Module):
         write_cache: bool = True,
         ref_rope_shift: int = 0,
         cond_latents: Tensor | None = None,
+        audio_mask: Tensor | None = None,
     ) -> "BlockForward":
         """Everything of :meth:`forward_block` before the layers: embeddings, time and audio encodings,
-        RoPE tables and the cache slot. Uses no block weights."""
+        RoPE tables and the cache slot. Uses no block weights. ``audio_mask``: see :meth:`forward_block`."""
         if not cache.has_sink:
             raise RuntimeError("prefill_sink() must run on this cache before forward_block()")
         b, _, f = block_latents.shape[:3]
@@ -786,6 +844,7 @@ class CausalS2VTransformer(nn.Module):
         e_frame, e0 = self.time_embed(t)
         e = e0.repeat_interleave(tpf, dim=1)  # [B, F*hw, 6, dim]
         tokens, glob = self.encode_audio(audio)
+        self._check_actors(tokens.shape[0], b, audio_mask)
 
         start = block_index * cache.block_tokens
         slot = start % cache.capacity
@@ -799,7 +858,7 @@ class CausalS2VTransformer(nn.Module):
             static_mask = torch.ones(1, 1, 1, keys, dtype=torch.bool, device=self.device)
             static_mask[..., valid : cache.capacity] = False
         return BlockForward(x, ctx, e, e_frame, tokens, glob, grid, cache, cache.capacity, slot, end, valid,
-                            write_cache, cos, sin, s_cos, s_sin, static_mask)
+                            write_cache, cos, sin, s_cos, s_sin, static_mask, audio_mask)
 
     @torch.no_grad()
     def block_layer(self, state: "BlockForward", i: int, kv: LayerKVCache | None = None) -> None:
@@ -835,7 +894,7 @@ class CausalS2VTransformer(nn.Module):
         with self.resident_block(i) as block:
             state.x = block(state.x, state.e, state.ctx, attend)
             if i in self.audio_injector.layer_to_injector:
-                state.x = self.audio_injector(i, state.x, state.tokens, state.glob)
+                state.x = self.audio_injector(i, state.x, state.tokens, state.glob, state.audio_mask)
 
     @torch.no_grad()
     def finish_block(self, state: "BlockForward") -> Tensor:
@@ -859,6 +918,7 @@ class CausalS2VTransformer(nn.Module):
         add_last_motion: int = 2,
         drop_motion: bool = False,
         first_block_index: int = 0,
+        audio_mask: Tensor | None = None,
     ) -> Tensor:
         """Recompute everything for blocks ``0..k`` at once (no cache): the reference for the tests.
 
@@ -866,7 +926,8 @@ class CausalS2VTransformer(nn.Module):
         ``audio [B, L, audio_dim, 4*(k+1)*F]``. All noisy and sink tokens go through the layers together;
         sink queries see only sink keys; the queries of block j see blocks ``max(0, j-window+1)..j``
         (``window_blocks`` = cache capacity in blocks, default all) and the sink with the reference
-        shifted by ``ref_rope_shifts[j]``. Audio is encoded block by block like upstream.
+        shifted by ``ref_rope_shifts[j]``. Audio is encoded block by block like upstream. Several speakers:
+        ``audio [A, ...]`` with batch-1 latents and ``audio_mask [A, h*w]`` as in :meth:`forward_block`.
         """
         cfg = self.config
         fpb = cfg.num_frames_per_block
@@ -888,6 +949,7 @@ class CausalS2VTransformer(nn.Module):
         audio_parts = [self.encode_audio(audio[..., 4 * fpb * j : 4 * fpb * (j + 1)]) for j in range(nblocks)]
         tokens = torch.cat([p[0] for p in audio_parts], dim=1)
         glob = None if audio_parts[0][1] is None else torch.cat([p[1] for p in audio_parts], dim=1)
+        self._check_actors(tokens.shape[0], b, audio_mask)
 
         sink, sink_pos, num_ref = self._embed_sink(
             ref_latents, motion_latents, add_last_motion * int(cfg.add_last_motion), drop_motion
@@ -919,7 +981,8 @@ class CausalS2VTransformer(nn.Module):
             with self.resident_block(i) as block:
                 h = block(h, e, ctx, attend)
                 if i in self.audio_injector.layer_to_injector:
-                    h = torch.cat([self.audio_injector(i, h[:, :n_noisy], tokens, glob), h[:, n_noisy:]], dim=1)
+                    injected = self.audio_injector(i, h[:, :n_noisy], tokens, glob, audio_mask)
+                    h = torch.cat([injected, h[:, n_noisy:]], dim=1)
         out = self.head(h[:, :n_noisy], e_frame, tpf)
         return self._unpatchify(out, (total_f, grid[1], grid[2])).float()
 
