@@ -34,7 +34,7 @@ from liveavatar.ui.live import build_live_section  # noqa: E402
 from liveavatar.vram import offered_presets  # noqa: E402
 from liveavatar.warmup import start_warm_up  # noqa: E402
 from liveavatar.ui.handlers import (  # noqa: E402
-    ServiceOptions, Studio, consent_gate, limits_text, result_details, result_summary,
+    MAX_PEOPLE, ServiceOptions, Studio, consent_gate, face_order_choices, limits_text, result_details, result_summary,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -170,6 +170,16 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     # These hand the upload's path to our loaders untouched (see liveavatar/ui/components.py).
                     image = PortraitInput(label=L("Portrait"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=320)
                     audio = SpeechInput(label=L("Speech"), type="filepath", sources=["upload", "microphone"])
+                with gr.Accordion(L("Several people in the portrait (2–4)"), open=False, elem_id="people") as people_box:
+                    gr.Markdown(I18N("people_help"))
+                    with gr.Row():
+                        more_speech = [SpeechInput(label=I18N(f"audio_label_person{n}"), type="filepath", sources=["upload", "microphone"],
+                                                   elem_id=f"speech-{n}") for n in range(2, MAX_PEOPLE + 1)]
+                    # A plain string in the API ("2,1"; "" = in order); the page offers the orders that fit the tracks.
+                    face_order = gr.Dropdown(label=L("Which track drives which face"), info=I18N("face_order_info"),
+                                             choices=face_order_choices(1), value="", allow_custom_value=True,
+                                             interactive=False, elem_id="face-order")
+                speech_2, speech_3, speech_4 = more_speech
                 with gr.Row():  # typed speech: spoken offline into the Speech box above (liveavatar/tts.py)
                     tts_text = gr.Textbox(label=L("Type what the avatar says"), lines=2, max_lines=8, scale=3, elem_id="tts-text",
                                           placeholder=L("English or Chinese (Mandarin). Press “Speak this text”: the speech is made offline and put into the Speech box above."))
@@ -204,14 +214,15 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     stop_btn = gr.Button(L("Stop"), variant="stop", scale=1)
                 examples_box = None
                 if examples:
-                    examples_box = gr.Examples(
-                        examples=[[e.prompt, e.image, e.audio, e.preset] for e in examples],
+                    examples_box = gr.Examples(  # every example sets the people's tracks too (none for one person)
+                        examples=[[e.prompt, e.image, e.audio, e.preset, *e.speech_slots(MAX_PEOPLE - 1), e.face_order] for e in examples],
                         example_labels=[e.label for e in examples],
-                        inputs=[prompt, image, audio, preset],
+                        inputs=[prompt, image, audio, preset, *more_speech, face_order],
                         label=L("Examples — good inputs, and bad ones that show each check firing"),
                         cache_examples=False, examples_per_page=len(examples),
                     )
-                overlay = gr.Image(label=L("What the checks found (face box, and the crop the video will use)"), interactive=False, height=300)
+                overlay = gr.Image(label=L("What the checks found (face boxes numbered 1, 2, … from the left, and the crop the video will use)"),
+                                   interactive=False, height=300, elem_id="overlay")
             with gr.Column(scale=5):
                 video = gr.Video(label=L("Result (each clip plays as soon as it is made)"), interactive=False, buttons=["download"], height=420, autoplay=True, elem_id="result-video")
                 # Gradio draws its progress over this empty box, so it never covers the status text below.
@@ -259,7 +270,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         template.change(template_parts, template, parts, api_visibility="private", queue=False)
         compose_btn.click(compose_prompt, parts, prompt, api_visibility="private", queue=False)
 
-        live_inputs = [prompt, image, audio, preset, adv_json, lang]
+        live_inputs = [prompt, image, audio, preset, adv_json, lang, *more_speech, face_order]
         live_outputs = [checklist, overlay, plan_md, checks_table, plan_details_md]
         demo.load(studio.initial_language, None, lang, api_visibility="private", queue=False)
         lang.change(None, lang, None, js=SET_LOCALE_JS, api_visibility="private", queue=False)
@@ -272,7 +283,12 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
 
         lang.change(relabel, lang, [lang_state, tips, limits_md, footer, history_box]
                     + ([examples_box.dataset] if examples_box else []), api_visibility="private", queue=False)
-        for comp in (image, audio, preset, adv_json, lang):
+        # The several-people inputs: the main box's label and the face orders follow the tracks given.
+        people_inputs = [*more_speech, face_order, lang_state]
+        for comp in (*more_speech, lang_state):
+            comp.change(studio.people_inputs, people_inputs, [audio, face_order], api_visibility="private", queue=False)
+        image.change(studio.people_open, image, people_box, api_visibility="private", concurrency_limit=4, concurrency_id="checks")
+        for comp in (image, audio, preset, adv_json, lang, *more_speech, face_order):
             comp.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
         prompt.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
         demo.load(studio.refresh, live_inputs, live_outputs, api_visibility="private",
@@ -290,7 +306,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         # Queued (not queue=False): only queued events show their error as a toast in Gradio 6.
         generate_btn.click(consent_gate, [consent, lang_state], None, api_visibility="private", concurrency_limit=None,
                            concurrency_id="control").success(
-            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state, tts_text, tts_rate], [video, info],
+            gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state, tts_text, tts_rate,
+                                                *more_speech, face_order], [video, info],
             api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=progress_box,
         ).then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
         info.change(result_summary, [info, lang_state], result_md, api_visibility="private", queue=False)
@@ -301,7 +318,8 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
             event.then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
         history.select(studio.history_select, [visitor, lang_state], [history_id, history_md, history_cli], api_visibility="private", queue=False)
         rerun_btn.click(studio.history_load, [visitor, history_id, lang_state],
-                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload, attention, speed], api_visibility="private",
+                        [prompt, image, audio, preset, size, clips, steps, frames, seed, online, offload, attention, speed,
+                         *more_speech, face_order], api_visibility="private",
                         concurrency_limit=None, concurrency_id="control")
         delete_btn.click(studio.delete_my_files, [visitor, lang_state], [history, delete_msg], api_visibility="private",
                          concurrency_limit=None, concurrency_id="control")
@@ -309,7 +327,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button(L("Check"), visible=False)
         check_json = gr.JSON(visible=False)
-        check_btn.click(studio.check_api, [prompt, image, audio, preset], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
+        check_btn.click(studio.check_api, [prompt, image, audio, preset, *more_speech, face_order], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
     return demo
 

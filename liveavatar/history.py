@@ -6,6 +6,7 @@ Layout under the store's root::
     root/<visitor>/<job-id>/entry.json      the entry (paths relative to the job folder)
                             input-image.png  copies of the inputs, so the history survives the
                             input-audio.wav  Gradio cache being cleared
+                            input-audio-2.wav … the other people's speech tracks (several people)
                             output.mp4       the video (written there by the app, or copied)
 
 ``visitor`` is an opaque random token (:func:`new_visitor_id`, 32 lower-case hex characters) that
@@ -74,6 +75,10 @@ class HistoryEntry:
     first_clip_seconds: float | None = None
     cancelled: bool = False
     cli: str = ""
+    more_audio: list[str] = field(default_factory=list)
+    """Several people: the speech tracks of persons 2..4, in track order (``audio`` is person 1's)."""
+    face_order: str = ""
+    """Several people: which face each track drives, as ``/generate`` took it ("2,1"; "" = in order)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,7 +95,7 @@ class HistoryEntry:
 
         ``values`` gives the rest: ``visitor`` (required), ``id`` (the job folder's name from
         :meth:`OutputStore.new_job`), ``prompt``, ``image``, ``audio``, ``preset``, ``settings``,
-        ``cli``.
+        ``cli``, and for several people ``more_audio`` and ``face_order``.
         """
         base = {
             "video": str(result.video_path),
@@ -173,11 +178,14 @@ class OutputStore:
             raise FileNotFoundError("The result has no video to keep in the history.")
         image = self._bring(entry.image, job, "input-image")
         audio = self._bring(entry.audio, job, "input-audio")
+        more = [self._bring(path, job, f"input-audio-{number}")
+                for number, path in enumerate((p for p in entry.more_audio or [] if p), start=2)]
         stored = replace(
             entry,
             video=video.name,
             image=None if image is None else image.name,
             audio=None if audio is None else audio.name,
+            more_audio=[p.name for p in more if p is not None],
             settings=dict(entry.settings or {}),
         )
         data = json.dumps(stored.to_dict(), ensure_ascii=False, indent=1)
@@ -233,7 +241,10 @@ class OutputStore:
             # A stored name must stay inside this job folder (no "..", no absolute path, no link out).
             return str(p) if self.owns(p, entry.visitor) and p.resolve().parent == job.resolve() else None
 
-        return replace(entry, video=inside(entry.video) or "", image=inside(entry.image), audio=inside(entry.audio))
+        more = entry.more_audio if isinstance(entry.more_audio, list) else []
+        kept = [inside(name) if isinstance(name, str) else None for name in more]
+        return replace(entry, video=inside(entry.video) or "", image=inside(entry.image), audio=inside(entry.audio),
+                       more_audio=[p for p in kept if p], face_order=str(entry.face_order or ""))
 
     def entries(self, visitor: str) -> list[HistoryEntry]:
         """That visitor's entries, newest first (jobs without an ``entry.json`` are skipped)."""

@@ -146,9 +146,37 @@ UI: dict[str, dict[str, str]] = {
         "zh": "示例——合格的输入,以及会触发各项检查的不合格输入",
     },
     "overlay_label": {
-        "en": "What the checks found (face box, and the crop the video will use)",
-        "zh": "检查结果(人脸框,以及视频将使用的裁剪区域)",
+        "en": "What the checks found (face boxes numbered 1, 2, … from the left, and the crop the video will use)",
+        "zh": "检查结果(人脸框,从左到右编号 1、2、……,以及视频将使用的裁剪区域)",
     },
+    # several people (issue 14): one speech track per person, and which face each track drives
+    "people_accordion": {"en": "Several people in the portrait (2–4)", "zh": "画面中有多个人(2–4 人)"},
+    "people_help": {
+        "en": "Each person speaks their own recording. The **Speech** box above is **person 1**; add one track for "
+        "each other person here. Faces are numbered **1, 2, … from left to right** on the picture *What the checks "
+        "found*. Track 1 drives face 1, track 2 face 2, and so on, unless you choose another order below.",
+        "zh": "每个人说各自的录音。上方的**语音音频**框是**第 1 人**;在这里为其他每个人各添加一条音轨。"
+        "人脸在“检查结果”图上**从左到右编号 1、2、……**。默认音轨 1 驱动人脸 1、音轨 2 驱动人脸 2,依此类推;"
+        "也可以在下方选择其他对应关系。",
+    },
+    "audio_label_person1": {"en": "Speech (person 1)", "zh": "语音音频(第 1 人)"},
+    "audio_label_person2": {"en": "Speech (person 2)", "zh": "语音音频(第 2 人)"},
+    "audio_label_person3": {"en": "Speech (person 3)", "zh": "语音音频(第 3 人)"},
+    "audio_label_person4": {"en": "Speech (person 4)", "zh": "语音音频(第 4 人)"},
+    "face_order_label": {"en": "Which track drives which face", "zh": "哪条音轨驱动哪张人脸"},
+    "face_order_info": {
+        "en": "Faces are numbered from left to right, as on the picture. In the API: a text like \"2,1\" "
+        "(track 1 → face 2, track 2 → face 1), or empty for the order above.",
+        "zh": "人脸按图上从左到右编号。API 中:如 \"2,1\" 的文字(音轨 1 → 人脸 2,音轨 2 → 人脸 1),留空则按默认顺序。",
+    },
+    "face_order_in_order": {"en": "In order: {pairs}", "zh": "按顺序:{pairs}"},
+    "face_order_pair": {"en": "track {track} → face {face}", "zh": "音轨 {track} → 人脸 {face}"},
+    "face_order_one_track": {
+        "en": "One speech track: it drives the one face",
+        "zh": "只有一条语音音轨:它驱动唯一的人脸",
+    },
+    "overlay_track": {"en": "track", "zh": "音轨"},
+    "result_people": {"en": "{n} people speak: {pairs}.", "zh": "{n} 人说话:{pairs}。"},
     # outputs
     "result_label": {"en": "Result", "zh": "生成结果"},
     "result_streaming_label": {
@@ -498,6 +526,7 @@ EXAMPLE_NAMES_ZH: dict[str, str] = {
     "Too short": "太短",
     "Quiet, noisy, 8 kHz": "音量小、有噪声、8 kHz",
     "Long pause": "长时间停顿",
+    "Two people talking": "两人对话",
 }
 
 # ------------------------------------------------------------------------------------------------

@@ -13,11 +13,14 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import permutations
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from liveavatar.backends import CKPT_ENV, BackendChoice, choose_backend
 from liveavatar.fixes.audio import convert_to_16k_mono, denoise, normalise_loudness
@@ -127,25 +130,36 @@ class Studio:
         return "en"
 
     # --- checks and plan ------------------------------------------------------------------
-    def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None):
+    def _report(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None,
+                more_audio: Sequence[str | None] = (), face_order: str | None = None):
         settings = resolve_settings(preset, advanced)
-        insp = self.cache.inspect(prompt, image, audio)
+        insp = self.cache.inspect(prompt, image, audio, more_audio=more_audio, face_order=face_order)
         return insp, check_inputs(insp, self.fit_to_card(settings, insp), self.choice)
 
-    def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard") -> list[dict[str, str]]:
-        """The checklist as JSON: a list of {id, name, level, value, threshold, fix}."""
+    def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard",
+                  speech_2: str | None = None, speech_3: str | None = None, speech_4: str | None = None,
+                  face_order: str | None = "") -> list[dict[str, str]]:
+        """The checklist as JSON: a list of {id, name, level, value, threshold, fix}.
+
+        Several people (2–4) in the portrait: ``speech_2``..``speech_4`` are persons 2..4's speech
+        tracks (``audio`` is person 1's), and ``face_order`` says which face each track drives: faces
+        are numbered 1..n from left to right, and "2,1" means track 1 drives face 2, track 2 face 1;
+        empty for track k → face k. They come after ``preset`` so existing positional callers keep working.
+        """
         try:
-            _, report = self._report(prompt, image, audio, preset, None)
+            _, report = self._report(prompt, image, audio, preset, None, (speech_2, speech_3, speech_4), face_order)
         except SettingsError as exc:
             raise UserError(str(exc)) from None
         return report.to_list()
 
     def refresh(self, prompt: str, image: str | None, audio: str | None, preset: str, advanced: str | None,
-                lang: str = "en"):
-        """For the page (not the public API): the checklist's first layer, the annotated portrait, the
-        plan's first layer, then the two engineers' layers (every check with its rule; the plan's arithmetic)."""
+                lang: str = "en", speech_2: str | None = None, speech_3: str | None = None,
+                speech_4: str | None = None, face_order: str | None = ""):
+        """For the page (not the public API): the checklist's first layer, the annotated portrait (faces
+        numbered from the left, and the track that drives each), the plan's first layer, then the two
+        engineers' layers (every check with its rule; the plan's arithmetic)."""
         try:
-            insp, report = self._report(prompt, image, audio, preset, advanced)
+            insp, report = self._report(prompt, image, audio, preset, advanced, (speech_2, speech_3, speech_4), face_order)
         except SettingsError as exc:
             return (f"<p class='la-verdict la-problem'><b>{html.escape(t('plan_settings', lang))}:</b> "
                     f"{html.escape(str(exc))}</p>", None, "", "", f"`{exc}`")
@@ -156,10 +170,33 @@ class Studio:
         overlay = None
         if insp.image is not None:
             crop = crop_box_in_source(insp.image.width, insp.image.height, report.plan.width, report.plan.height)
-            overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop)
+            overlay = draw_face_overlay(insp.image.rgb, insp.faces, crop, tracks=face_tracks(insp),
+                                        track_word=t("overlay_track", lang))
         return (checklist_html(report.results, lang), overlay, plan_summary(report.plan, lang, self.card),
                 checklist_table_html(report.results, lang),
                 plan_details(report.plan, self.choice.reason, preset_for(preset), lang, card=self.card))
+
+    @staticmethod
+    def people_inputs(speech_2: str | None, speech_3: str | None, speech_4: str | None,
+                      face_order: str | None, lang: str = "en"):
+        """For the page: the main Speech box's label ("Speech (person 1)" once another track is given),
+        and the face-order choices for the number of tracks given (the current order kept when it still fits)."""
+        tracks = 1 + sum(1 for p in (speech_2, speech_3, speech_4) if p)
+        label = gr.update(label=I18nData("audio_label_person1" if tracks > 1 else "audio_label"))
+        choices = face_order_choices(tracks, lang)
+        values = [value for _, value in choices]
+        keep = face_order if face_order in values else (_canonical_order(face_order, tracks) or "")
+        return label, gr.update(choices=choices, value=keep, interactive=tracks > 1)
+
+    def people_open(self, image: str | None):
+        """Open the several-people accordion when the new portrait shows two faces or more."""
+        if not image:
+            return gr.update()
+        try:
+            faces = self.cache.inspect("", image, None).faces
+        except Exception:  # noqa: BLE001 - the checklist says what is wrong with the file
+            return gr.update()
+        return gr.update(open=True) if len(faces) >= 2 else gr.update()
 
     # --- generation -------------------------------------------------------------------------
     def generate_api(
@@ -173,6 +210,10 @@ class Studio:
         lang: str = "en",
         text: str | None = None,
         tts_rate: float | None = 1.0,
+        speech_2: str | None = None,
+        speech_3: str | None = None,
+        speech_4: str | None = None,
+        face_order: str | None = "",
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ):
@@ -182,6 +223,13 @@ class Studio:
         offline into the job's ``input-audio.wav``, which then goes through the same checks, plan
         and history entry as an upload. When both are given the audio wins and the run details
         say the text was not spoken. They come last so existing positional callers keep working.
+
+        Several people (2–4) in the portrait, each speaking their own track: ``audio`` (or ``text``)
+        is person 1's speech, ``speech_2``..``speech_4`` persons 2..4's (empty ones are skipped), and
+        ``face_order`` says which face each track drives: faces are numbered 1..n from left to right,
+        and "2,1" means track 1 drives face 2 and track 2 face 1; empty for track k → face k. The
+        video's sound is the tracks mixed; the run details' ``people`` say who drove which face.
+        These come after ``tts_rate``, so existing positional callers keep working.
         Problems come back as a clear error, never a traceback.
         """
         session = getattr(request, "session_hash", None) or new_visitor_id()
@@ -201,7 +249,8 @@ class Studio:
                 progress(0, desc=t("tts_speaking", lang))
                 spoken = self.speak(text, tts_rate, job_dir / "input-audio.wav", lang)
                 audio = spoken.path
-            insp = self.cache.inspect(prompt, image, audio)
+            more_audio = [p for p in (speech_2, speech_3, speech_4) if p]
+            insp = self.cache.inspect(prompt, image, audio, more_audio=more_audio, face_order=face_order)
             settings = self.fit_to_card(settings, insp)
             plan = plan_for(insp, settings, self.choice)
             if job_dir is None:
@@ -236,7 +285,9 @@ class Studio:
             info = result.to_dict()
             info["status"] = "stopped" if cancel.is_set() else ("failed after partial output" if result.error else "done")
             info["cli"] = cli_command(prompt or "", image or "portrait.png", audio or "speech.wav",
-                                      _with_seed(settings, result.seed))
+                                      _with_seed(settings, result.seed), more_audio=more_audio,
+                                      face_order=(face_order or "").strip() or None)
+            info["people"] = people_info(insp)
             if spoken is not None:
                 info["tts"] = spoken.to_dict()
             elif text:
@@ -244,6 +295,7 @@ class Studio:
             entry = self.store.record(HistoryEntry.from_result(
                 result, visitor=owner, id=job_dir.name, prompt=prompt or "", image=image or None, audio=audio or None,
                 preset=preset, settings=_with_seed(settings, result.seed).to_dict(), cli=info["cli"],
+                more_audio=more_audio, face_order=(face_order or "").strip(),
             ))
             info["history_id"] = entry.id
             kept = True
@@ -308,9 +360,11 @@ class Studio:
             raise UserError(t("pick_history_first", lang))
         s = dict(e.settings)
         speed = dict(s.get("speed") or {})
+        more = [*e.more_audio, None, None, None][:3]  # older entries have none: the slots are emptied
         return (e.prompt, e.image or None, e.audio or None, "custom", s.get("size"), s.get("num_clip") or 0,
                 s.get("sample_steps"), s.get("infer_frames"), s.get("seed", -1), s.get("online_decode"),
-                s.get("offload_model"), speed.pop("attention", "auto"), [name for name, on in speed.items() if on is True])
+                s.get("offload_model"), speed.pop("attention", "auto"), [name for name, on in speed.items() if on is True],
+                *more, e.face_order or "")
 
     def delete_my_files(self, visitor: str, lang: str = "en") -> tuple[list, str]:
         removed = self.store.delete_visitor(visitor) if visitor else 0
@@ -477,6 +531,67 @@ class Studio:
 
 
 UNDO_DEPTH = 10
+#: Speech tracks one video takes: person 1's (the Speech box) and up to three more.
+MAX_PEOPLE = 4
+
+
+def face_tracks(insp) -> list[int | None] | None:
+    """For the overlay: the track (1-based) that drives each face numbered left to right, ``None``
+    for a face no track drives; ``None`` with a single track, or when faces and tracks don't pair up."""
+    if insp.track_count < 2:
+        return None
+    people = insp.people_faces
+    if people is None:
+        return None
+    return [next((k + 1 for k, p in enumerate(people) if p is face), None) for face in insp.faces_numbered]
+
+
+def people_info(insp) -> dict[str, Any]:
+    """The run details' ``people``: how many spoke, and which face (numbered from the left) each track drove."""
+    if insp.track_count < 2:
+        return {"count": 1, "tracks": [{"track": 1, "face": 1}]}
+    numbered = insp.faces_numbered
+    people = insp.people_faces or []
+    tracks = [{"track": k + 1, "face": next((i + 1 for i, f in enumerate(numbered) if f is face), None)}
+              for k, face in enumerate(people)]
+    return {"count": insp.track_count, "tracks": tracks}
+
+
+def people_text(info: dict[str, Any] | None, lang: str = "en") -> str:
+    """"2 people speak: track 1 → face 2, track 2 → face 1." for the result's summary; "" for one person."""
+    people = (info or {}).get("people") or {}
+    if int(people.get("count") or 1) < 2:
+        return ""
+    pairs = ", ".join(t("face_order_pair", lang, track=p["track"], face=p["face"]) for p in people.get("tracks", []))
+    return t("result_people", lang, n=people["count"], pairs=pairs)
+
+
+def _canonical_order(text: str | None, tracks: int) -> str | None:
+    """``text`` as the dropdown writes it ("2, 1" → "2,1"; the identity order → ""), or None when it
+    is not an order of ``tracks`` faces."""
+    try:
+        numbers = [int(part) for part in str(text or "").replace(" ", "").split(",") if part]
+    except ValueError:
+        return None
+    if sorted(numbers) != list(range(1, tracks + 1)):
+        return None
+    return "" if numbers == sorted(numbers) else ",".join(map(str, numbers))
+
+
+def face_order_choices(tracks: int, lang: str = "en") -> list[tuple[str, str]]:
+    """The face-order dropdown's (label, value) pairs for ``tracks`` speech tracks: "" (in order)
+    first, then every other order as "2,1" with its meaning spelt out."""
+    if tracks < 2:
+        return [(t("face_order_one_track", lang), "")]
+
+    def pairs(order: tuple[int, ...]) -> str:
+        return ", ".join(t("face_order_pair", lang, track=k + 1, face=f) for k, f in enumerate(order))
+
+    identity = tuple(range(1, tracks + 1))
+    choices = [(t("face_order_in_order", lang, pairs=pairs(identity)), "")]
+    choices += [(f"{','.join(map(str, order))}: {pairs(order)}", ",".join(map(str, order)))
+                for order in permutations(identity) if order != identity]
+    return choices
 
 
 def studio_card(choice: BackendChoice, options: ServiceOptions) -> Card | None:
@@ -593,6 +708,9 @@ def result_summary(info: dict[str, Any] | None, lang: str = "en") -> str:
              seconds=f"{info['seconds']:.1f}", backend=translate_text(BACKEND_NAMES.get(info["backend"], info["backend"]), lang))
     if first is not None:
         text += " " + t("result_first_clip", lang, seconds=f"{first:.1f}")
+    people = people_text(info, lang)
+    if people:
+        text += " " + people
     text += "\n\n" + t("result_seed", lang, seed=info["seed"])
     if info.get("status") == "stopped":
         text += "\n\n" + t("result_stopped", lang)
