@@ -180,7 +180,7 @@ def test_every_check_id_in_the_source_has_a_translation():
     """Catches a new check even when no test input triggers it."""
     ids = set()
     for path in [*(ROOT / "liveavatar" / "checks").glob("*.py"), ROOT / "liveavatar" / "studio.py"]:
-        ids |= set(re.findall(r'"((?:image|audio|prompt|consistency)\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+        ids |= set(re.findall(r'"((?:image|audio|prompt|consistency|people)\.[a-z_]+)"', path.read_text(encoding="utf-8")))
     assert ids, "no ids found: the pattern is out of date"
     missing = sorted(ids - set(i18n.CHECKS_ZH))
     assert not missing, f"check ids without a Chinese name/fix: {missing}"

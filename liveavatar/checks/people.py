@@ -170,11 +170,11 @@ def _check_count(n_faces: int, n_tracks: int) -> CheckResult:
 def _check_order(face_order: object, n_tracks: int, n_faces: int) -> CheckResult:
     cid, name = "people.order", _NAMES["people.order"]
     try:
-        shown = ", ".join(str(int(i) + 1) for i in face_order)  # type: ignore[union-attr]
+        value = f"tracks 1–{n_tracks} drive people " + ", ".join(str(int(i) + 1) for i in face_order)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        shown = "unreadable"
+        value = "track order unreadable"
     return problem(
-        cid, name, f"tracks 1–{n_tracks} drive people {shown}",
+        cid, name, value,
         f"each track drives a different person, numbered 1–{n_faces} from the left",
         "Choose a different person for each speech track.",
     )
@@ -264,10 +264,12 @@ def _check_silent(tracks: list[AudioStats | None]) -> CheckResult:
         return ok(cid, name, "no silent track", threshold)
     value = "; ".join(f"track {k + 1} silent (loudest moment {_fmt_db(tracks[k].loudest_frame_dbfs)})" for k in silent)
     which = " and ".join(f"track {k + 1}" for k in silent)
+    several = len(silent) > 1
     return problem(
         cid, name, value, threshold,
-        f"{which[0].upper()}{which[1:]} is silent, so nothing moves that person's mouth. Check the file or the "
-        "microphone and record or upload that person's speech again.",
+        f"{which[0].upper()}{which[1:]} {'are' if several else 'is'} silent, so nothing moves "
+        f"{'those people' if several else 'that person'}'s mouth. Check the file or the microphone and "
+        f"record or upload {'their' if several else 'that person'}'s speech again.",
     )
 
 

@@ -185,3 +185,35 @@ def test_odd_inputs_never_raise(rgb) -> None:
     faces = [Face(box=(0, 0, 5, 5), score=0.9), Face(box=(10, 0, 15, 5), score=0.9)]
     results = check_people(_loaded(rgb), faces, [_stats(), _stats(duration_s=float("nan"))], face_order=["x", None])
     assert results and all(r.id.startswith("people.") for r in results)
+
+
+def test_every_people_text_is_chinese(two) -> None:
+    """The Chinese checklist shows no English for any wording of these checks (tests/checks/test_zh.py's rule)."""
+    import re
+
+    from liveavatar.i18n.checks import CHECKS_ZH, translate_result
+
+    image, faces = two
+    rgb = np.full((384, 704, 3), 128, np.uint8)
+    rgb[100:120, 100:120] = 5
+    odd = [Face(box=(100, 100, 120, 120), score=0.9, yaw_deg=70.0), Face(box=(400, 0, 560, 380), score=0.9)]
+    three = [Face(box=(x, 100, x + 80, 200), score=0.9) for x in (50, 300, 550)]
+    results = [
+        *check_people(image, faces, [_stats(duration_s=12.4), _stats(duration_s=9.3, **SILENT)], face_order=[1, 0]),
+        *check_people(_loaded(rgb), odd, [_stats(), _stats(), None]),
+        *check_people(_loaded(rgb), three, [_stats()] * 5),
+        *check_people(_loaded(rgb), three[:2], [_stats(**SILENT), _stats(**SILENT)], face_order=[0, 0]),
+        *check_people(_loaded(rgb), three[:2], [None, None], face_order=["x"]),
+        *check_people(_loaded(rgb), [Face(box=(300, 0, 380, 10), score=0.9), three[2]], [_stats(), _stats()],
+                      video_size=(384, 704)),
+    ]
+    assert {r.id for r in results} == {f"people.{k}" for k in
+                                       ("count", "order", "face_size", "pose", "exposure", "apart", "silent", "lengths")}
+    assert all(r.id in CHECKS_ZH for r in results)
+    word = re.compile(r"[A-Za-z]{3,}")
+    allowed = {"px", "dbfs"}
+    for r in results:
+        zh = translate_result(r, "zh")
+        for field in ("name", "value", "threshold", "fix"):
+            left = [w for w in word.findall(getattr(zh, field)) if not w.isupper() and w.lower() not in allowed]
+            assert not left, (r.id, field, getattr(zh, field))
