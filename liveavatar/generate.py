@@ -6,6 +6,10 @@
         --base_seed 420 --save_file out.mp4 [--device cuda|cpu] [--preview] [--low_memory | --vram_24gb | --vram_gb 24]
         [--enable_tts --tts_text "What the avatar says." in place of --audio]
 
+Several people in one portrait speak their own tracks as with upstream: ``--audio a.wav+b.wav`` (track
+k drives the k-th face from the left; ``--face_order 2,1`` changes that). The video lasts as long as
+the longest track; upstream cuts every track to the shortest.
+
 The same checks as the app run first; a problem stops with its fix and exit code 2.
 """
 
@@ -36,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora_path_dmd", default=None, help="liveavatar.safetensors, or a folder / repo id holding it")
     p.add_argument("--prompt", required=True)
     p.add_argument("--image", required=True)
-    p.add_argument("--audio", default=None, help="the speech (WAV, MP3 …); or --enable_tts --tts_text")
+    p.add_argument("--audio", default=None,
+                   help="the speech (WAV, MP3 …); or --enable_tts --tts_text. Several people: one track each, "
+                        "joined with + (a.wav+b.wav), track k driving the k-th face from the left")
+    p.add_argument("--face_order", default=None,
+                   help="with several tracks: which face each drives, e.g. 2,1 (faces numbered from the left)")
     p.add_argument("--enable_tts", action="store_true", help="speak --tts_text with the offline voice instead of --audio")
     p.add_argument("--tts_text", default=None, help="what the avatar says (English; with --enable_tts)")
     p.add_argument("--tts_rate", type=float, default=1.0, help="speaking rate for --enable_tts, 0.5–2.0")
@@ -98,6 +106,14 @@ def speak(args: argparse.Namespace) -> str | None:
         return None
 
 
+def split_tracks(audio: str) -> list[str]:
+    """Upstream's ``a.wav+b.wav``: one speech track per person. A path that exists as it is stays
+    whole, so a single file with ``+`` in its name still works."""
+    if Path(audio).exists() or "+" not in audio:
+        return [audio]
+    return [part for part in audio.split("+") if part]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.enable_tts:
@@ -138,11 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     except BackendUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    insp = inspect_inputs(args.prompt, args.image, args.audio)
+    tracks = split_tracks(args.audio)
+    try:
+        insp = inspect_inputs(args.prompt, args.image, tracks[0], more_audio=tracks[1:], face_order=args.face_order)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     card = card_for_backend(choice.backend, args.vram_gb)
     if card is not None and not choice.backend.is_preview:  # the fastest memory path that fits the card
         fitted = fit(settings, card, image_size=insp.image_size,
-                     audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None)
+                     audio_seconds=insp.audio_seconds)
         if fitted.fits:
             settings = fitted.settings
             print(f"card: {card.name}, {card.budget_gb:.1f} GB usable: the {fitted.path.key} GB memory path", file=sys.stderr)

@@ -16,6 +16,7 @@ starts with ``-`` is written as ``--name=value`` so argparse does not take it fo
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from liveavatar.presets import GenerationSettings
 
@@ -46,13 +47,16 @@ def cli_command(
     *,
     ckpt_dir: str = "ckpt",
     save_file: str = "output.mp4",
+    more_audio: Sequence[str] = (),
+    face_order: str | None = None,
 ) -> str:
     """The ``python -m liveavatar.generate ...`` line for these inputs and settings.
 
     ``settings.num_clip`` None (the whole audio) leaves ``--num_clip`` out, which is the CLI's own
     default. ``settings.seed`` is written as ``--base_seed`` as is: pass the settings with the seed
     the run actually used (``dataclasses.replace(settings, seed=result.seed)``) to reproduce it;
-    -1 asks the CLI for a random seed again.
+    -1 asks the CLI for a random seed again. ``more_audio`` (tracks 2..4 for several people) joins
+    ``audio`` in upstream's ``--audio a.wav+b.wav``; ``face_order`` is written as ``--face_order``.
     """
     s = settings
     parts = [
@@ -62,7 +66,11 @@ def cli_command(
         _option("lora_path_dmd", LORA_REPO),
         _option("prompt", prompt if prompt is not None else ""),
         _option("image", image),
-        _option("audio", audio),
+        _option("audio", "+".join([audio, *more_audio])),
+    ]
+    if face_order:
+        parts.append(_option("face_order", face_order))
+    parts += [
         _option("size", s.size),
     ]
     if s.num_clip is not None:

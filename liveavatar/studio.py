@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from liveavatar.backends import BackendChoice
 from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
 from liveavatar.checks.consistency import check_consistency
 from liveavatar.checks.image import check_image, check_image_source
+from liveavatar.checks.people import check_people
 from liveavatar.checks.prompt import check_hidden_characters, check_prompt
 from liveavatar.checks.result import CheckResult, problem
 from liveavatar.faces import Face, detect_faces
@@ -31,8 +32,9 @@ from liveavatar.media.label import stamp_label
 from liveavatar.media.video import VideoWriter, provenance_metadata, write_mp4
 from liveavatar.memory import release_free_memory
 from liveavatar.plan import GenerationPlan, make_plan
-from liveavatar.prepare import AUDIO_RATE, prepare_inputs
-from liveavatar.presets import GenerationSettings
+from liveavatar.people import faces_left_to_right
+from liveavatar.prepare import AUDIO_RATE, prepare_inputs, prepare_people
+from liveavatar.presets import GenerationSettings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,11 @@ class Limits:
 
 @dataclass
 class Inspection:
-    """Everything decoded and measured from the three inputs, computed once per change."""
+    """Everything decoded and measured from the inputs, computed once per change.
+
+    With several people, ``audio`` is track 1 and ``more_audio`` tracks 2..4 (in the order given);
+    ``face_order[k]`` is the face (0-based, numbered left to right) that track k drives.
+    """
 
     prompt: str
     image: LoadedImage | None = None
@@ -54,10 +60,45 @@ class Inspection:
     audio: LoadedAudio | None = None
     audio_stats: AudioStats | None = None
     file_results: list[CheckResult] = field(default_factory=list)
+    more_audio: list[LoadedAudio | None] = field(default_factory=list)
+    more_stats: list[AudioStats | None] = field(default_factory=list)
+    face_order: list[int] | None = None
 
     @property
     def face(self) -> Face | None:
         return self.faces[0] if len(self.faces) == 1 else None
+
+    @property
+    def track_count(self) -> int:
+        return 1 + len(self.more_audio)
+
+    @property
+    def several_people(self) -> bool:
+        return self.track_count >= 2
+
+    @property
+    def track_stats(self) -> list[AudioStats | None]:
+        return [self.audio_stats, *self.more_stats]
+
+    @property
+    def audio_seconds(self) -> float | None:
+        """What the video must last: the longest track (the others are silent after they end)."""
+        durations = [s.duration_s for s in self.track_stats if s is not None]
+        return max(durations) if durations else None
+
+    @property
+    def faces_numbered(self) -> list[Face]:
+        """The faces as the page numbers them, 1..n from left to right."""
+        return faces_left_to_right(self.faces)
+
+    @property
+    def people_faces(self) -> list[Face] | None:
+        """The face each track drives, in track order; ``None`` when faces and tracks don't pair up."""
+        numbered = self.faces_numbered
+        if len(numbered) != self.track_count:
+            return None
+        order = self.face_order or list(range(self.track_count))
+        return [numbered[i] for i in order]
 
     @property
     def image_size(self) -> tuple[int, int] | None:
@@ -233,9 +274,15 @@ class InputCache:
         if self._latest.get(key[0]) == key:
             del self._latest[key[0]]
 
-    def inspect(self, prompt: str | None, image_path: str | None, audio_path: str | None) -> Inspection:
+    def inspect(self, prompt: str | None, image_path: str | None, audio_path: str | None,
+                more_audio: Sequence[str | None] = (), face_order: str | None = None) -> Inspection:
+        """Decode and measure the inputs. ``more_audio``: tracks 2..4 for several people (empty
+        entries are skipped); ``face_order``: which face each track drives, see :func:`parse_face_order`
+        (raises ``SettingsError`` when it can't be read)."""
         limits = self.limits
         insp = Inspection(prompt=(prompt or "")[: limits.max_prompt_chars])
+        extra = [p for p in more_audio if p]
+        insp.face_order = parse_face_order(face_order, 1 + len(extra))
         if prompt and len(prompt) > limits.max_prompt_chars:
             insp.file_results.append(
                 problem(
@@ -264,7 +311,32 @@ class InputCache:
             insp.audio, insp.audio_stats = audio, stats
             if error:
                 insp.file_results.append(problem("audio.file", "Speech audio", "unreadable", "a WAV or MP3 recording", error))
+        for number, path in enumerate(extra, start=2):
+            audio, stats, error = self._cached("audio", path, lambda path=path: _inspect_audio(path, limits))
+            insp.more_audio.append(audio)
+            insp.more_stats.append(stats)
+            if error:
+                insp.file_results.append(problem("audio.file", "Speech audio", f"track {number} unreadable",
+                                                 "a WAV or MP3 recording", error))
         return insp
+
+
+def parse_face_order(text: str | None, tracks: int) -> list[int] | None:
+    """``"2,1"`` (track 1 drives face 2, track 2 drives face 1; faces numbered 1..n from the left)
+    → ``[1, 0]``; empty → ``None`` (track k drives face k). Anything else is refused with what to type."""
+    if text is None or not str(text).strip():
+        return None
+    example = ",".join(str(i) for i in range(tracks, 0, -1))
+    try:
+        numbers = [int(part) for part in str(text).replace(" ", "").split(",")]
+    except ValueError:
+        numbers = []
+    if sorted(numbers) != list(range(1, tracks + 1)):
+        raise SettingsError(
+            f"Face order {str(text)[:40]!r} must list each face number 1–{tracks} once, one per speech track, "
+            f"separated by commas (e.g. {example!r}: track 1 drives face {tracks}); leave it empty for "
+            "track 1 → face 1, track 2 → face 2, …")
+    return [n - 1 for n in numbers]
 
 
 def _inspect_image(path: str, limits: Limits) -> tuple[LoadedImage | None, list[Face], str | None]:
@@ -283,16 +355,17 @@ def _inspect_audio(path: str, limits: Limits) -> tuple[LoadedAudio | None, Audio
     return audio, analyse_audio(audio), None
 
 
-def inspect_inputs(prompt: str | None, image_path: str | None, audio_path: str | None, limits: Limits = Limits()) -> Inspection:
+def inspect_inputs(prompt: str | None, image_path: str | None, audio_path: str | None, limits: Limits = Limits(),
+                   more_audio: Sequence[str | None] = (), face_order: str | None = None) -> Inspection:
     """One-off inspection without a cache (CLI, tests)."""
-    return InputCache(limits, size=0).inspect(prompt, image_path, audio_path)
+    return InputCache(limits, size=0).inspect(prompt, image_path, audio_path, more_audio, face_order)
 
 
 def plan_for(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> GenerationPlan:
     return make_plan(
         settings,
         image_size=insp.image_size,
-        audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None,
+        audio_seconds=insp.audio_seconds,
         backend=choice.backend.name,
         backend_label=choice.backend.label,
         device=getattr(choice.backend, "device", None),
@@ -312,7 +385,10 @@ def check_inputs(insp: Inspection, settings: GenerationSettings, choice: Backend
     plan = plan_for(insp, settings, choice)
     results = [*insp.file_results, *input_notes(insp)]
     if insp.image is not None:
-        results += check_image(insp.image, insp.faces)
+        results += check_image(insp.image, insp.faces, people=insp.track_count)
+        if insp.several_people:
+            results += check_people(insp.image, insp.faces, insp.track_stats, insp.face_order,
+                                    video_size=(plan.width, plan.height))
     if insp.audio_stats is not None:
         results += check_audio(
             insp.audio_stats,
@@ -324,6 +400,7 @@ def check_inputs(insp: Inspection, settings: GenerationSettings, choice: Backend
         insp.prompt,
         face_count=len(insp.faces) if insp.image is not None else None,
         audio=insp.audio_stats,
+        speakers=insp.track_count,
     )
     return CheckReport(results=results, plan=plan)
 
@@ -370,7 +447,13 @@ def generate_stream(
     assert insp.image is not None and insp.audio is not None  # guaranteed: no problems above
     plan = report.plan
     seed = settings.seed if settings.seed >= 0 else random.randrange(0, 2**31)
-    inputs = prepare_inputs(insp.prompt, insp.image.rgb, insp.face, to_mono_16k(insp.audio), plan, seed)
+    if insp.several_people:
+        faces = insp.people_faces
+        assert faces is not None and all(a is not None for a in insp.more_audio)  # people.count / audio.file
+        tracks = [to_mono_16k(a) for a in (insp.audio, *insp.more_audio) if a is not None]
+        inputs = prepare_people(insp.prompt, insp.image.rgb, faces, tracks, plan, seed)
+    else:
+        inputs = prepare_inputs(insp.prompt, insp.image.rgb, insp.face, to_mono_16k(insp.audio), plan, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / (file_name or f"liveavatar-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}.mp4")

@@ -104,3 +104,21 @@ def test_cli_speaks_typed_text_with_the_offline_voice(tmp_path):
     assert emoji.returncode == 2 and "emoji" in emoji.stderr and "Traceback" not in emoji.stderr
     nothing = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--save_file", str(tmp_path / "n.mp4"))
     assert nothing.returncode == 2 and "--enable_tts" in nothing.stderr
+
+
+def test_cli_makes_two_people_speak_with_upstreams_plus_joined_tracks(tmp_path):
+    """``--audio a.wav+b.wav`` as upstream: one track per face from the left; the video lasts as long as
+    the longest track (upstream cuts to the shortest); a face order that is not a permutation is refused."""
+    out = tmp_path / "two.mp4"
+    tracks = f"{MEDIA / 'speech_short_sentence.wav'}+{MEDIA / 'speech.wav'}"
+    r = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "two_faces.png"), "--audio", tracks,
+             "--face_order", "2,1", "--size", "384*256", "--infer_frames", "24", "--save_file", str(out))
+    assert r.returncode == 0, r.stderr
+    v = probe_video(out)
+    assert v.has_audio and v.duration_s > 8.0
+    bad = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "two_faces.png"), "--audio", tracks,
+               "--face_order", "1,1", "--save_file", str(tmp_path / "x.mp4"))
+    assert bad.returncode == 2 and "each face number 1–2 once" in bad.stderr and "Traceback" not in bad.stderr
+    one_face = _cli("--preview", "--prompt", PROMPT, "--image", str(MEDIA / "portrait.png"), "--audio", tracks,
+                    "--save_file", str(tmp_path / "y.mp4"))
+    assert one_face.returncode == 2 and "1 face" in one_face.stderr and "Traceback" not in one_face.stderr

@@ -118,7 +118,7 @@ def _check_emotion(t: PromptText, audio: AudioStats | None) -> CheckResult:
     return ok(cid, name, f"prompt: {words}; audio: {value}", threshold)
 
 
-def _check_people(t: PromptText, face_count: int | None) -> CheckResult:
+def _check_people(t: PromptText, face_count: int | None, speakers: int = 1) -> CheckResult:
     cid, name = "consistency.people", _NAMES["consistency.people"]
     threshold = "the number of people in the prompt matches the faces in the image"
     multi = t.found(MULTI_PERSON_TERMS)
@@ -137,6 +137,12 @@ def _check_people(t: PromptText, face_count: int | None) -> CheckResult:
             "The image shows one person, so only one can be animated. Describe just that person "
             "in the prompt." + extra,
         )
+    if faces > 1 and single and not multi and speakers > 1:
+        return warning(
+            cid, name, f"prompt describes one person ({_quoted(single)}); {face_txt}", threshold,
+            f"{speakers} people speak in this video: describe each of them in the prompt (e.g. \"two women "
+            "talking to each other\"), so the model does not treat the others as background.",
+        )
     if faces > 1 and single and not multi:
         return warning(
             cid, name, f"prompt describes one person ({_quoted(single)}); {face_txt}", threshold,
@@ -151,9 +157,10 @@ def _check_people(t: PromptText, face_count: int | None) -> CheckResult:
 
 
 def check_consistency(
-    prompt: str, *, face_count: int | None, audio: AudioStats | None
+    prompt: str, *, face_count: int | None, audio: AudioStats | None, speakers: int = 1
 ) -> list[CheckResult]:
-    """``consistency.emotion`` and ``consistency.people``, in that order. Never raises."""
+    """``consistency.emotion`` and ``consistency.people``, in that order. Never raises.
+    ``speakers``: how many speech tracks drive faces (several people speak when over 1)."""
     try:
         t = PromptText(prompt)
     except Exception:  # noqa: BLE001
@@ -161,7 +168,7 @@ def check_consistency(
     results = []
     for cid, fn in (
         ("consistency.emotion", lambda: _check_emotion(t, audio)),
-        ("consistency.people", lambda: _check_people(t, face_count)),
+        ("consistency.people", lambda: _check_people(t, face_count, speakers)),
     ):
         try:
             results.append(fn())
