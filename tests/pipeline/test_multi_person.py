@@ -263,3 +263,65 @@ def test_backend_runs_several_people_and_live_mode_refuses_them(ckpt):
         plan.frames_per_clip - plan.last_clip_frames)
     with pytest.raises(PipelineError, match="one microphone"):
         backend.start_live(plan, inputs)
+
+
+# ----------------------------------------------------------------------------- TPP (torch.distributed)
+TPP_WORKER = """
+import datetime, sys
+import numpy as np, torch, torch.distributed as dist
+torch.set_num_threads(1)
+from liveavatar.pipeline.distributed import run_tpp
+from liveavatar.pipeline.pipeline import LiveAvatarPipeline
+ckpt, inputs, out = sys.argv[1:4]
+dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=90))
+d = np.load(inputs)
+pipe, _ = LiveAvatarPipeline.from_checkpoint(ckpt, device="cpu")
+clips = run_tpp(pipe, "two people talking", d["reference"], d["mix"], frames_per_clip=12, num_clips=1, steps=3,
+                seed=3, tracks_16k=list(d["tracks"]), person_masks=d["masks"])
+if clips:
+    np.save(out, np.stack([c.frames for c in clips]))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def test_tpp_routes_several_people_like_one_process(ckpt, pipe, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    reference, mix, tracks, masks = _people(0.5)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, reference=reference, mix=mix, tracks=np.stack(tracks), masks=masks)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count: CPU kernels may sum in another order otherwise
+    try:
+        single = np.stack([c.frames for c in pipe.generate(
+            "two people talking", reference, mix, frames_per_clip=12, num_clips=1, steps=3, seed=3,
+            tracks_16k=tracks, person_masks=masks)])
+    finally:
+        torch.set_num_threads(threads)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", OMP_NUM_THREADS="1",
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    if Path("/sys/class/net/lo").exists():
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    out = tmp_path / "tpp.npy"
+    procs = [subprocess.Popen([sys.executable, "-c", TPP_WORKER, str(ckpt), str(inputs), str(out)],
+                              env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in range(2)]
+    logs = []
+    try:
+        for p in procs:
+            logs.append(p.communicate(timeout=150)[0][-3000:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), "\n".join(logs)
+    assert np.array_equal(np.load(out), single)
