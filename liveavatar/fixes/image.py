@@ -160,7 +160,7 @@ def draw_face_overlay(rgb: np.ndarray, faces: list[Face], crop_box: Box | None,
     the user sees which people compete. Dashed yellow: the crop the fix would make.
 
     With two or more faces (or when ``tracks`` is given) each face carries its NUMBER, 1..n from
-    left to right (the numbering the page and ``face_order`` use), in a big badge above its box.
+    left to right (the numbering the page and ``face_order`` use), in a big badge under its box.
     ``tracks[i]`` is the speech track (1-based) that drives face ``i + 1``, or ``None`` for a face no
     track drives; such driven faces are boxed green and labelled "← track k" (``track_word`` is
     the word in the page's language; a word the bundled font cannot draw falls back to "track").
@@ -217,8 +217,8 @@ def _font(size: int, text: str = "0"):
 
 def _number_faces(canvas: np.ndarray, faces: list[Face], tracks: list[int | None], colour: tuple[int, int, int],
                   track_word: str, thickness: int) -> np.ndarray:
-    """Each face's number in a filled badge just above its box (inside the box's top when there is
-    no room above), and "← track k" beside it for a face a track drives."""
+    """Each face's number in a filled badge just under its box (above it, or inside its top, when
+    there is no room), and "← track k" beside it for a face a track drives."""
     from PIL import Image, ImageDraw
 
     height, width = canvas.shape[:2]
@@ -232,7 +232,10 @@ def _number_faces(canvas: np.ndarray, faces: list[Face], tracks: list[int | None
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         pad = max(3, size // 6)
         bw, bh = right - left + 2 * pad, bottom - top + 2 * pad
-        by = y0 - thickness - bh if y0 - thickness - bh >= 0 else y0 + thickness + 1
+        # under the chin (the face stays visible, and the viewer's label bar covers the photo's top edge),
+        # else above the box, else inside its top
+        below, above = y1 + thickness, y0 - thickness - bh
+        by = below if below + bh <= height else above if above >= 0 else y0 + thickness + 1
         bx = min(max(0, x0), max(0, width - bw))
         badge_colour = SINGLE_FACE_COLOUR if track is not None else colour
         draw.rectangle((bx, by, bx + bw - 1, by + bh - 1), fill=badge_colour)

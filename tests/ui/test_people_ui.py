@@ -65,10 +65,10 @@ def test_the_overlay_numbers_faces_and_says_which_track_drives_each(studio):
     plain = straight.image.rgb
     assert overlay.shape == plain.shape
     green = np.all(overlay == np.array(fix.SINGLE_FACE_COLOUR, np.uint8), axis=2)
-    for face in straight.faces:  # both faces are driven: green boxes, a badge above each
-        x0, y0, x1, _ = face.box
+    for face in straight.faces:  # both faces are driven: green boxes, a badge under each
+        x0, y0, x1, y1 = face.box
         assert green[y0, x0:x1 - 1].all()
-        assert green[max(0, y0 - 20):y0 - 3, x0:x0 + 10].mean() > 0.5
+        assert green[y1 + 3:y1 + 20, x0:x0 + 10].mean() > 0.5
     white = np.all(overlay >= 250, axis=2) & ~np.all(plain >= 250, axis=2)
     assert white.sum() > 200  # the numbers and "← track k" are drawn
 
