@@ -307,7 +307,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         generate_btn.click(consent_gate, [consent, lang_state], None, api_visibility="private", concurrency_limit=None,
                            concurrency_id="control").success(
             gpu_function(studio.generate_api), [prompt, image, audio, preset, adv_json, visitor, lang_state, tts_text, tts_rate,
-                                                *more_speech, face_order], [video, info],
+                                                face_order, *more_speech], [video, info],
             api_name="generate", concurrency_limit=concurrency, concurrency_id="gpu", show_progress_on=progress_box,
         ).then(studio.history_gallery, [visitor, lang_state], history, api_visibility="private", queue=False)
         info.change(result_summary, [info, lang_state], result_md, api_visibility="private", queue=False)
@@ -327,7 +327,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button(L("Check"), visible=False)
         check_json = gr.JSON(visible=False)
-        check_btn.click(studio.check_api, [prompt, image, audio, preset, *more_speech, face_order], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
+        check_btn.click(studio.check_api, [prompt, image, audio, preset, face_order, *more_speech], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
     return demo
 

@@ -137,14 +137,15 @@ class Studio:
         return insp, check_inputs(insp, self.fit_to_card(settings, insp), self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard",
-                  speech_2: str | None = None, speech_3: str | None = None, speech_4: str | None = None,
-                  face_order: str | None = "") -> list[dict[str, str]]:
+                  face_order: str | None = "", speech_2: str | None = None, speech_3: str | None = None,
+                  speech_4: str | None = None) -> list[dict[str, str]]:
         """The checklist as JSON: a list of {id, name, level, value, threshold, fix}.
 
         Several people (2–4) in the portrait: ``speech_2``..``speech_4`` are persons 2..4's speech
         tracks (``audio`` is person 1's), and ``face_order`` says which face each track drives: faces
         are numbered 1..n from left to right, and "2,1" means track 1 drives face 2, track 2 face 1;
-        empty for track k → face k. They come after ``preset`` so existing positional callers keep working.
+        empty for track k → face k. They come after ``preset`` so existing positional callers keep
+        working; ``face_order`` first, so a caller's stray fifth value (e.g. ``""``) lands harmlessly there.
         """
         try:
             _, report = self._report(prompt, image, audio, preset, None, (speech_2, speech_3, speech_4), face_order)
@@ -210,10 +211,10 @@ class Studio:
         lang: str = "en",
         text: str | None = None,
         tts_rate: float | None = 1.0,
+        face_order: str | None = "",
         speech_2: str | None = None,
         speech_3: str | None = None,
         speech_4: str | None = None,
-        face_order: str | None = "",
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ):
@@ -229,7 +230,8 @@ class Studio:
         ``face_order`` says which face each track drives: faces are numbered 1..n from left to right,
         and "2,1" means track 1 drives face 2 and track 2 face 1; empty for track k → face k. The
         video's sound is the tracks mixed; the run details' ``people`` say who drove which face.
-        These come after ``tts_rate``, so existing positional callers keep working.
+        These come after ``tts_rate`` (``face_order`` first, as in ``/check``), so existing positional
+        callers keep working.
         Problems come back as a clear error, never a traceback.
         """
         session = getattr(request, "session_hash", None) or new_visitor_id()

@@ -1,6 +1,6 @@
 """Several people in one portrait, each speaking their own track (issue 14), through the launched
-app's public API the way a user's script calls it: ``/check`` and ``/generate`` take ``speech_2``..
-``speech_4`` and ``face_order`` after their old last parameters (positional callers unchanged)."""
+app's public API the way a user's script calls it: ``/check`` and ``/generate`` take ``face_order``
+and ``speech_2``..``speech_4`` after their old last parameters (positional callers unchanged)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ def _generate(client, e, *, speech_2=None, face_order="", preset="quick", advanc
     """/generate with every parameter in its place: the old ones, then text/tts_rate, then the people."""
     return client.predict(
         e.prompt, handle_file(e.image), handle_file(e.audio), preset, advanced, None, 1.0,
-        handle_file(speech_2) if speech_2 else None, None, None, face_order, api_name="/generate",
+        face_order, handle_file(speech_2) if speech_2 else None, None, None, api_name="/generate",
     )
 
 
 def _check(client, e, *, speech_2=None, face_order=""):
-    checks = client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick",
-                            handle_file(speech_2) if speech_2 else None, None, None, face_order, api_name="/check")
+    checks = client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", face_order,
+                            handle_file(speech_2) if speech_2 else None, api_name="/check")
     return {c["id"]: c for c in checks}
 
 
@@ -48,7 +48,7 @@ def test_the_api_documents_the_new_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     for endpoint, old_last in (("/generate", "tts_rate"), ("/check", "preset")):
         names = [p["parameter_name"] for p in api[endpoint]["parameters"]]
-        assert names[names.index(old_last) + 1:] == ["speech_2", "speech_3", "speech_4", "face_order"], names
+        assert names[names.index(old_last) + 1:] == ["face_order", "speech_2", "speech_3", "speech_4"], names
         defaults = {p["parameter_name"]: p.get("parameter_default") for p in api[endpoint]["parameters"]}
         assert defaults["speech_2"] is None and defaults["face_order"] == ""
 
@@ -75,6 +75,20 @@ def test_a_bad_face_order_is_refused_plainly(client):
     with pytest.raises(AppError, match="Face order") as err:
         _check(client, PAIR, speech_2=PAIR.more_audio[0], face_order="1,1")
     assert "Traceback" not in str(err.value)
+
+
+def test_a_stray_fifth_value_to_check_still_works(client):
+    """Scripts written before issue 14 that pass one value too many to /check (as /generate's
+    advanced settings) keep working: it lands in face_order, where "" means "in order"."""
+    solo = client.predict(SOLO.prompt, handle_file(SOLO.image), handle_file(SOLO.audio), "quick", "", api_name="/check")
+    assert not [c for c in solo if c["level"] == "problem"]
+
+
+def test_the_people_parameters_can_be_given_by_name(client):
+    checks = client.predict(PAIR.prompt, handle_file(PAIR.image), handle_file(PAIR.audio), "quick",
+                            speech_2=handle_file(PAIR.more_audio[0]), face_order="2,1", api_name="/check")
+    people = {c["id"]: c for c in checks}["people.apart"]
+    assert people["level"] == "ok" and "person 1 (track 2)" in people["value"], people
 
 
 def test_the_two_person_example_passes_the_checks_in_either_order(client):
