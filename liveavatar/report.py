@@ -145,9 +145,9 @@ def memory_lines(plan: GenerationPlan, card: Card | None, lang: str = "en") -> l
 
 
 def _user_note(note: str) -> bool:
-    """Only a note that changes what the user gets (part of their audio unused) is for everyone; the
-    clip-count arithmetic and speed-option notes are for engineers."""
-    return note.startswith("The audio is ")
+    """Only a note that changes what the user gets (part of their audio unused, a person silent after
+    their track) is for everyone; the clip-count arithmetic and speed-option notes are for engineers."""
+    return note.startswith("The audio is ") or " people speak: " in note
 
 
 def plan_details(plan: GenerationPlan, backend_reason: str, preset: Preset | None = None, lang: str = "en",

@@ -362,6 +362,16 @@ def inspect_inputs(prompt: str | None, image_path: str | None, audio_path: str |
 
 
 def plan_for(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> GenerationPlan:
+    plan = _plan(insp, settings, choice)
+    durations = [s.duration_s for s in insp.track_stats if s is not None]
+    if insp.several_people and len(durations) == insp.track_count and max(durations) - min(durations) >= 0.05:
+        # Upstream cuts every track to the shortest; we keep every word, so say what that means.
+        plan.notes.append(f"{insp.track_count} people speak: the video lasts as long as the longest track "
+                          f"({max(durations):.1f} s); each shorter track is followed by silence for its person.")
+    return plan
+
+
+def _plan(insp: Inspection, settings: GenerationSettings, choice: BackendChoice) -> GenerationPlan:
     return make_plan(
         settings,
         image_size=insp.image_size,

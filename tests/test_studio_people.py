@@ -13,6 +13,7 @@ from liveavatar.media.audio import load_audio
 from liveavatar.media.video import probe_video
 from liveavatar.presets import SettingsError, resolve_settings
 from liveavatar.repro import cli_command
+from liveavatar.report import plan_summary
 from liveavatar.studio import InputProblemError, check_inputs, generate, inspect_inputs, parse_face_order
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,8 @@ def test_two_tracks_pair_with_the_faces_left_to_right_and_in_the_given_order() -
     report = check_inputs(insp, _settings(), CHOICE)
     assert not report.problems, report.problems
     assert report.plan.video_seconds >= 8.1  # the plan covers the longest track
+    assert any("2 people speak: the video lasts as long as the longest track (8.1 s)" in n for n in report.plan.notes)
+    assert "2 people speak" in plan_summary(report.plan, "en", None)  # said on the page, not only to engineers
 
 
 def test_faces_and_tracks_that_do_not_pair_up_are_refused_with_both_counts() -> None:
