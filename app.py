@@ -327,7 +327,7 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         # The public checklist endpoint; a hidden button carries it so the API has the documented signature.
         check_btn = gr.Button(L("Check"), visible=False)
         check_json = gr.JSON(visible=False)
-        check_btn.click(studio.check_api, [prompt, image, audio, preset, face_order, *more_speech], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
+        check_btn.click(studio.check_api, [prompt, image, audio, preset, adv_json, face_order, *more_speech], check_json, api_name="check", concurrency_limit=4, concurrency_id="checks")
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
     return demo
 

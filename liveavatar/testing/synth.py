@@ -11,11 +11,27 @@ calls them twice, or on another machine, gets the same samples.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from liveavatar.checks.audio import AudioStats
 from liveavatar.media.audio import LoadedAudio
 
-__all__ = ["as_loaded", "speech_like"]
+__all__ = ["as_loaded", "clean_speech_stats", "speech_like"]
+
+
+def clean_speech_stats(**overrides: object) -> AudioStats:
+    """What the audio analysis measures on a clean, compliant 10 s recording, with ``overrides``
+    changed: lets a check be tested at an exact value without making audio that measures so."""
+    base = AudioStats(
+        duration_s=10.0, sample_rate=16000, channels=1, subtype="PCM_16", source_format="WAV",
+        speech_rms_dbfs=-16.0, noise_floor_dbfs=-60.0, peak_dbfs=-4.0, clipped_fraction=0.0,
+        longest_silence_s=0.4, active_fraction=0.7, loudness_variation_db=3.0,
+        overall_rms_dbfs=-18.0, loudest_frame_dbfs=-10.0, speech_gate_dbfs=-50.0,
+        leading_silence_s=0.2, trailing_silence_s=0.2, long_pause_count=0,
+    )
+    return replace(base, **overrides)
 
 
 def speech_like(

@@ -103,7 +103,7 @@ class Studio:
         if self.card is None or self.choice.backend.name == "preview":
             return settings
         return fit(settings, self.card, image_size=insp.image_size,
-                   audio_seconds=insp.audio_stats.duration_s if insp.audio_stats else None).settings
+                   audio_seconds=insp.audio_seconds).settings
 
     # --- visitors -------------------------------------------------------------------------
     @staticmethod
@@ -137,18 +137,19 @@ class Studio:
         return insp, check_inputs(insp, self.fit_to_card(settings, insp), self.choice)
 
     def check_api(self, prompt: str, image: str | None, audio: str | None, preset: str = "standard",
-                  face_order: str | None = "", speech_2: str | None = None, speech_3: str | None = None,
-                  speech_4: str | None = None) -> list[dict[str, str]]:
+                  advanced: str | None = "", face_order: str | None = "", speech_2: str | None = None,
+                  speech_3: str | None = None, speech_4: str | None = None) -> list[dict[str, str]]:
         """The checklist as JSON: a list of {id, name, level, value, threshold, fix}.
 
+        ``advanced`` is the settings JSON, as ``/generate``'s fifth parameter, so a script checks
+        exactly the run it will ask for (the plan's size decides e.g. whether faces are far enough apart).
         Several people (2–4) in the portrait: ``speech_2``..``speech_4`` are persons 2..4's speech
         tracks (``audio`` is person 1's), and ``face_order`` says which face each track drives: faces
         are numbered 1..n from left to right, and "2,1" means track 1 drives face 2, track 2 face 1;
-        empty for track k → face k. They come after ``preset`` so existing positional callers keep
-        working; ``face_order`` first, so a caller's stray fifth value (e.g. ``""``) lands harmlessly there.
+        empty for track k → face k. All come after ``preset``, so existing positional callers keep working.
         """
         try:
-            _, report = self._report(prompt, image, audio, preset, None, (speech_2, speech_3, speech_4), face_order)
+            _, report = self._report(prompt, image, audio, preset, advanced, (speech_2, speech_3, speech_4), face_order)
         except SettingsError as exc:
             raise UserError(str(exc)) from None
         return report.to_list()

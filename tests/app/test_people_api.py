@@ -1,6 +1,6 @@
 """Several people in one portrait, each speaking their own track (issue 14), through the launched
 app's public API the way a user's script calls it: ``/check`` and ``/generate`` take ``face_order``
-and ``speech_2``..``speech_4`` after their old last parameters (positional callers unchanged)."""
+and ``speech_2``..``speech_4`` after their settings (positional callers unchanged)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _generate(client, e, *, speech_2=None, face_order="", preset="quick", advanc
 
 
 def _check(client, e, *, speech_2=None, face_order=""):
-    checks = client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", face_order,
+    checks = client.predict(e.prompt, handle_file(e.image), handle_file(e.audio), "quick", "", face_order,
                             handle_file(speech_2) if speech_2 else None, api_name="/check")
     return {c["id"]: c for c in checks}
 
@@ -46,7 +46,7 @@ def _path(video) -> str:
 
 def test_the_api_documents_the_new_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    for endpoint, old_last in (("/generate", "tts_rate"), ("/check", "preset")):
+    for endpoint, old_last in (("/generate", "tts_rate"), ("/check", "advanced")):
         names = [p["parameter_name"] for p in api[endpoint]["parameters"]]
         assert names[names.index(old_last) + 1:] == ["face_order", "speech_2", "speech_3", "speech_4"], names
         defaults = {p["parameter_name"]: p.get("parameter_default") for p in api[endpoint]["parameters"]}
@@ -77,11 +77,14 @@ def test_a_bad_face_order_is_refused_plainly(client):
     assert "Traceback" not in str(err.value)
 
 
-def test_a_stray_fifth_value_to_check_still_works(client):
-    """Scripts written before issue 14 that pass one value too many to /check (as /generate's
-    advanced settings) keep working: it lands in face_order, where "" means "in order"."""
+def test_check_takes_the_settings_json_fifth_as_generate_does(client):
+    """/check's fifth value is the advanced settings JSON, as /generate's: "" is none, and the settings
+    reach the plan the checks use (a custom size decides e.g. whether faces are far enough apart)."""
     solo = client.predict(SOLO.prompt, handle_file(SOLO.image), handle_file(SOLO.audio), "quick", "", api_name="/check")
     assert not [c for c in solo if c["level"] == "problem"]
+    with pytest.raises(AppError, match="multiple of 12"):
+        client.predict(SOLO.prompt, handle_file(SOLO.image), handle_file(SOLO.audio), "custom",
+                       json.dumps({"infer_frames": 32}), api_name="/check")
 
 
 def test_the_people_parameters_can_be_given_by_name(client):

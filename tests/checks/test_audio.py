@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from liveavatar.checks import audio as A
 from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
 from liveavatar.media.audio import LoadedAudio, load_audio
 from liveavatar.testing import synth
-from liveavatar.testing.synth import as_loaded
+from liveavatar.testing.synth import as_loaded, clean_speech_stats
 
 IDS = [
     "audio.format", "audio.duration", "audio.silence", "audio.sample_rate", "audio.bit_depth",
@@ -41,16 +40,7 @@ def by_id(results):
     return {r.id: r for r in results}
 
 
-def stats(**overrides) -> AudioStats:
-    """Stats of a clean, compliant recording, with some fields changed."""
-    base = AudioStats(
-        duration_s=10.0, sample_rate=16000, channels=1, subtype="PCM_16", source_format="WAV",
-        speech_rms_dbfs=-16.0, noise_floor_dbfs=-60.0, peak_dbfs=-4.0, clipped_fraction=0.0,
-        longest_silence_s=0.4, active_fraction=0.7, loudness_variation_db=3.0,
-        overall_rms_dbfs=-18.0, loudest_frame_dbfs=-10.0, speech_gate_dbfs=-50.0,
-        leading_silence_s=0.2, trailing_silence_s=0.2, long_pause_count=0,
-    )
-    return replace(base, **overrides)
+stats = clean_speech_stats
 
 
 def level(s: AudioStats, cid: str, **kw) -> str:

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from liveavatar.checks.audio import AudioStats
 from liveavatar.checks.people import check_people
 from liveavatar.faces import Face, detect_faces
 from liveavatar.media.image import LoadedImage
+from liveavatar.testing.synth import clean_speech_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 TWO_FACES = ROOT / "examples" / "media" / "two_faces.png"
@@ -24,13 +24,7 @@ def _loaded(rgb: np.ndarray) -> LoadedImage:
                        bits_per_channel=8)
 
 
-def _stats(**kw) -> AudioStats:
-    base = dict(duration_s=6.0, sample_rate=16000, channels=1, subtype="PCM_16", source_format="WAV",
-                speech_rms_dbfs=-20.0, noise_floor_dbfs=-60.0, peak_dbfs=-3.0, clipped_fraction=0.0,
-                longest_silence_s=0.4, active_fraction=0.8, loudness_variation_db=3.0,
-                loudest_frame_dbfs=-10.0, leading_silence_s=0.1, trailing_silence_s=0.1)
-    base.update(kw)
-    return AudioStats(**base)
+_stats = clean_speech_stats
 
 
 SILENT = dict(loudest_frame_dbfs=-120.0, speech_rms_dbfs=-120.0, noise_floor_dbfs=-120.0, active_fraction=0.0)

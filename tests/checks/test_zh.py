@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liveavatar.checks.audio import AudioStats, analyse_audio, check_audio
+from liveavatar.checks.audio import analyse_audio, check_audio
 from liveavatar.checks.consistency import check_consistency
 from liveavatar.checks.image import check_image, check_image_source
 from liveavatar.checks.prompt import BAD_PROMPT_EXAMPLE, check_hidden_characters, check_prompt
@@ -23,7 +23,7 @@ from liveavatar.faces import Face, detect_faces
 from liveavatar.i18n.checks import translate_measure, translate_result
 from liveavatar.media.audio import load_audio
 from liveavatar.media.image import LoadedImage, load_image
-from liveavatar.testing.synth import as_loaded, speech_like
+from liveavatar.testing.synth import as_loaded, clean_speech_stats, speech_like
 
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION = Path(__file__).parent / "calibration"
@@ -69,13 +69,7 @@ def _image_cases() -> list[CheckResult]:
     return results
 
 
-def _stats(**kw) -> AudioStats:
-    base = dict(duration_s=6.0, sample_rate=16000, channels=1, subtype="PCM_16", source_format="WAV",
-                speech_rms_dbfs=-20.0, noise_floor_dbfs=-60.0, peak_dbfs=-3.0, clipped_fraction=0.0,
-                longest_silence_s=0.4, active_fraction=0.8, loudness_variation_db=3.0,
-                loudest_frame_dbfs=-10.0, leading_silence_s=0.1, trailing_silence_s=0.1)
-    base.update(kw)
-    return AudioStats(**base)
+_stats = clean_speech_stats
 
 
 def _audio_cases() -> list[CheckResult]:
