@@ -38,7 +38,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["DILATION_RATIO", "LATENT_STRIDE", "routing_masks", "token_grid"]
+__all__ = ["DILATION_RATIO", "LATENT_STRIDE", "MAX_PEOPLE", "routing_masks", "token_grid"]
+
+#: At most this many people speak in one video, one track each: the product's limit (the checks, the
+#: page and the pipeline all use this one). Upstream loops over any number of actors; its examples
+#: have two, and four faces in a 704 × 384 video still leave each mouth tokens of its own.
+MAX_PEOPLE = 4
 
 LATENT_STRIDE = 16  # VAE spatial stride 8 x DiT patch size 2
 DILATION_RATIO = 0.1  # upstream's dilate_mask_by_ratio(mask, ratio=0.1, thr=0.5)

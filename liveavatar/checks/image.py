@@ -27,6 +27,7 @@ import numpy as np
 from liveavatar.checks.result import CheckResult, info, ok, problem, warning
 from liveavatar.faces import Face
 from liveavatar.media.image import LoadedImage
+from liveavatar.routing import MAX_PEOPLE
 
 __all__ = [
     "check_image",
@@ -50,7 +51,6 @@ __all__ = [
     "SHARPNESS_FACE_HEIGHT",
     "SHARPNESS_NO_FACE_HEIGHT",
     "MIN_SHARPNESS",
-    "MAX_PEOPLE",
 ]
 
 #: Formats the model pipeline takes as they are. MPO is what Pillow calls a JPEG that carries an
@@ -110,9 +110,6 @@ SHARPNESS_NO_FACE_HEIGHT = 320
 #: astronaut blurred by sigma 1 / 1.5 / 3 px: 1.06 / 0.63 / 0.25, examples/media/blurry.png 0.19.
 MIN_SHARPNESS = 0.80
 
-#: At most this many people can speak at once, one speech track each (issue 14; upstream's
-#: multi-person routing is built and tested for two to four actors).
-MAX_PEOPLE = 4
 #: How the region of the image-wide measurements is named when several people speak.
 WHOLE_IMAGE_PEOPLE = "whole image (several people)"
 

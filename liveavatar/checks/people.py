@@ -26,10 +26,13 @@ from collections.abc import Callable
 import numpy as np
 
 from liveavatar.checks.audio import DURATION_TOLERANCE_S, SILENCE_GATE_DBFS, AudioStats, _fmt_db, _is_silent, _num
-from liveavatar.checks.image import MAX_PEOPLE, _as_rgb, _check_exposure, _check_pose, _check_size, _face_region
+from liveavatar.checks.image import _as_rgb, _check_exposure, _check_pose, _check_size, _face_region
 from liveavatar.checks.result import CheckResult, info, ok, problem, warning
 from liveavatar.faces import Box, Face
 from liveavatar.media.audio import describe_duration
+from liveavatar.people import faces_left_to_right, person_masks
+from liveavatar.prepare import fit_reference, map_box
+from liveavatar.routing import MAX_PEOPLE, routing_masks, token_grid
 from liveavatar.media.image import LoadedImage
 
 __all__ = ["MIN_PEOPLE", "check_people"]
@@ -62,7 +65,6 @@ def check_people(
     ``(width, height)`` (``None``: 704 × 384, or 384 × 704 for a portrait-format photo).
     With fewer than two tracks there is nothing to say here and the list is empty.
     """
-    from liveavatar.people import faces_left_to_right
 
     tracks = list(tracks or [])
     if len(tracks) < MIN_PEOPLE:
@@ -181,7 +183,6 @@ def _check_order(face_order: object, n_tracks: int, n_faces: int) -> CheckResult
 
 
 def _mouth_box(face: Face, src_w: int, src_h: int, width: int, height: int) -> Box | None:
-    from liveavatar.prepare import map_box
 
     mouth = map_box(face.mouth_box, src_w, src_h, width, height) if face.mouth_box is not None else None
     if mouth is not None:
@@ -195,9 +196,6 @@ def _mouth_box(face: Face, src_w: int, src_h: int, width: int, height: int) -> B
 
 def _check_apart(rgb: np.ndarray, people: list[Face], order: list[int], video_size: tuple[int, int] | None) -> CheckResult:
     """Does each mouth own a token cell (its gate 1, every other person's 0) on the routing grid?"""
-    from liveavatar.people import person_masks
-    from liveavatar.prepare import fit_reference, map_box
-    from liveavatar.routing import routing_masks, token_grid
 
     cid, name = "people.apart", _NAMES["people.apart"]
     src_h, src_w = rgb.shape[:2]

@@ -53,10 +53,9 @@ from liveavatar.pipeline.transformer import (
     sample_ref_rope_shift,
 )
 from liveavatar.pipeline.vae import BlockDecoder, OnlineDecoder, VideoVAE
-from liveavatar.routing import routing_masks, token_grid
+from liveavatar.routing import MAX_PEOPLE, routing_masks, token_grid
 from liveavatar.speed import SpeedOptions, sdpa_backends
 
-MAX_PEOPLE = 4  # the largest number of speakers we route (the product's limit; upstream loops over any)
 LORA_RANK = 128
 LORA_ALPHA = 64
 REF_REPEATS = 5  # upstream encodes the reference as 5 identical frames and keeps the second latent

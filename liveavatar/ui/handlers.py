@@ -36,6 +36,7 @@ from liveavatar.repro import cli_command
 from liveavatar.plan import fit_size
 from liveavatar.report import checklist_html, checklist_table_html, fmt_seconds, plan_details, plan_summary, preset_for
 from liveavatar.media.audio import describe_duration
+from liveavatar.routing import MAX_PEOPLE
 from liveavatar.memory import limit_malloc_arenas
 from liveavatar.studio import (
     InputCache, InputProblemError, JobUpdate, Limits, check_inputs, generate_stream, plan_for,
@@ -534,8 +535,6 @@ class Studio:
 
 
 UNDO_DEPTH = 10
-#: Speech tracks one video takes: person 1's (the Speech box) and up to three more.
-MAX_PEOPLE = 4
 
 
 def face_tracks(insp) -> list[int | None] | None:
