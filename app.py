@@ -179,6 +179,13 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                     face_order = gr.Dropdown(label=L("Which track drives which face"), info=I18N("face_order_info"),
                                              choices=face_order_choices(1), value="", allow_custom_value=True,
                                              interactive=False, elem_id="face-order")
+                    with gr.Row():  # typed speech for persons 2..4 (person 1's is under the Speech box)
+                        people_tts_text = gr.Textbox(label=I18N("people_tts_label"), placeholder=I18N("people_tts_placeholder"),
+                                                     lines=2, max_lines=8, scale=3, elem_id="people-tts-text")
+                        with gr.Column(scale=2, min_width=220):
+                            people_tts_target = gr.Dropdown(label=I18N("people_tts_target"), value=2, elem_id="people-tts-target",
+                                                            choices=[(I18N(f"audio_label_person{n}"), n) for n in range(2, MAX_PEOPLE + 1)])
+                            people_speak_btn = gr.Button(L("Speak this text"), size="sm", elem_id="people-speak-text")
                 speech_2, speech_3, speech_4 = more_speech
                 with gr.Row():  # typed speech: spoken offline into the Speech box above (liveavatar/tts.py)
                     tts_text = gr.Textbox(label=L("Type what the avatar says"), lines=2, max_lines=8, scale=3, elem_id="tts-text",
@@ -301,7 +308,10 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
                       [audio, fix_msg, undo_state], api_visibility="undocumented", api_name=f"fix_{which}")
         speak_btn.click(studio.speak_text, [tts_text, tts_rate, audio, undo_state, lang_state], [audio, fix_msg, undo_state],
                         api_visibility="undocumented", api_name="speak_text", concurrency_limit=2, concurrency_id="tts")
-        undo_btn.click(studio.undo_fix, [undo_state, lang_state], [image, audio, fix_msg, undo_state], api_visibility="private", queue=False)
+        people_speak_btn.click(studio.speak_for_person, [people_tts_text, tts_rate, people_tts_target, *more_speech, undo_state, lang_state],
+                               [*more_speech, fix_msg, undo_state], api_visibility="private", concurrency_limit=2, concurrency_id="tts")
+        undo_btn.click(studio.undo_fix, [undo_state, lang_state], [image, audio, *more_speech, fix_msg, undo_state],
+                       api_visibility="private", queue=False)
 
         # Queued (not queue=False): only queued events show their error as a toast in Gradio 6.
         generate_btn.click(consent_gate, [consent, lang_state], None, api_visibility="private", concurrency_limit=None,

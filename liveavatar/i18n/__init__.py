@@ -176,6 +176,12 @@ UI: dict[str, dict[str, str]] = {
         "zh": "只有一条语音音轨:它驱动唯一的人脸",
     },
     "overlay_track": {"en": "track", "zh": "音轨"},
+    "people_tts_label": {"en": "Type what person 2, 3 or 4 says", "zh": "输入第 2、3 或 4 人要说的话"},
+    "people_tts_placeholder": {
+        "en": "Spoken offline, at the speaking rate set above, into the speech box of the person chosen here.",
+        "zh": "离线朗读(语速用上方的设置),放入这里所选那个人的语音框。",
+    },
+    "people_tts_target": {"en": "Speak into", "zh": "放入"},
     "result_people": {"en": "{n} people speak: {pairs}.", "zh": "{n} 人说话:{pairs}。"},
     # outputs
     "result_label": {"en": "Result", "zh": "生成结果"},

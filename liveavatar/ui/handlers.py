@@ -427,16 +427,43 @@ class Studio:
 
         Returns (speech path, message, undo stack)."""
         progress(0, desc=t("tts_speaking", lang))
-        spoken = self.speak(text, rate, self._fix_dir() / "typed-speech.wav", lang)
+        path, message = self._spoken_into(text, rate, "typed-speech.wav", audio, lang)
+        return path, message, push_undo(undo, "audio", audio)  # Undo puts back the upload, or none
+
+    def speak_for_person(self, text: str | None, rate: float | None, person: int | str | None, speech_2: str | None,
+                         speech_3: str | None, speech_4: str | None, undo: list | None = None, lang: str = "en",
+                         progress: gr.Progress = gr.Progress()):
+        """Several people's "Speak this text": the text spoken into person 2, 3 or 4's speech box (the
+        Speech box above is person 1's, with its own button), undoable like a fix.
+
+        Returns (speech 2, speech 3, speech 4, message, undo stack); only the chosen box changes."""
+        try:
+            n = int(person or 2)
+        except (TypeError, ValueError):
+            n = 0
+        if not 2 <= n <= MAX_PEOPLE:
+            n = 2
+        slots = [speech_2, speech_3, speech_4]
+        progress(0, desc=t("tts_speaking", lang))
+        path, message = self._spoken_into(text, rate, f"typed-speech-{n}.wav", slots[n - 2], lang)
+        out: list = [gr.update()] * len(slots)
+        out[n - 2] = path
+        return (*out, message, push_undo(undo, f"audio{n}", slots[n - 2]))
+
+    def _spoken_into(self, text: str | None, rate: float | None, name: str, replaced: str | None,
+                     lang: str) -> tuple[str, str]:
+        """The text spoken into a new WAV, and the message saying what was made (and that Undo puts
+        back what it replaced)."""
+        spoken = self.speak(text, rate, self._fix_dir() / name, lang)
         unit = t("tts_unit_characters" if spoken.language == "zh" else "tts_unit_words", lang)
         message = t("tts_done", lang, words=f"{spoken.words:,}", unit=unit, voice=t(f"tts_voice_{spoken.language}", lang),
                     rate=f"{spoken.rate:g}", seconds=f"{spoken.seconds:.1f}", made=f"{spoken.synthesis_seconds:.1f}")
         for note in spoken.notes:
             zh = translate_result(note, lang)
             message += " " + t("tts_note", lang, name=zh.name, fix=zh.fix)
-        if audio:
+        if replaced:
             message += " " + t("fix_undo_hint", lang)
-        return spoken.path, message, push_undo(undo, "audio", audio)  # Undo puts back the upload, or none
+        return spoken.path, message
 
     def fix_audio(self, which: str, audio: str | None, undo: list | None = None, lang: str = "en"):
         if not audio:
@@ -451,15 +478,17 @@ class Studio:
 
     @staticmethod
     def undo_fix(undo: list | None, lang: str = "en"):
-        """Put back the input as it was before the last one-click fix (image or audio)."""
+        """Put back the input as it was before the last one-click fix or typed speech.
+
+        Returns (image, audio, speech 2, speech 3, speech 4, message, undo stack); only the input the
+        last change replaced changes."""
+        out: list = [gr.update()] * len(UNDO_KINDS)
         stack = list(undo or [])
         if not stack:
-            return gr.update(), gr.update(), t("nothing_to_undo", lang), []
+            return (*out, t("nothing_to_undo", lang), [])
         kind, path = stack.pop()
-        message = t("undone", lang)
-        if kind == "image":
-            return path, gr.update(), message, stack
-        return gr.update(), path, message, stack
+        out[UNDO_KINDS.index(kind) if kind in UNDO_KINDS else 1] = path
+        return (*out, t("undone", lang), stack)
 
     def cleanup(self, now: float | None = None) -> None:
         """Expire old results and the one-click fixes' folders (kept as long as uploads' copies)."""
@@ -535,6 +564,9 @@ class Studio:
 
 
 UNDO_DEPTH = 10
+#: What an undo entry can put back, in the order of undo_fix's outputs: the portrait, person 1's
+#: speech (kind "audio", as before several people), then persons 2..4's.
+UNDO_KINDS = ("image", "audio", *(f"audio{n}" for n in range(2, MAX_PEOPLE + 1)))
 
 
 def face_tracks(insp) -> list[int | None] | None:

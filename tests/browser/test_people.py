@@ -63,3 +63,20 @@ def test_two_people_from_the_example_to_the_video(page, app_server):
     wait_text(page, "#run-details", "--face_order 2,1")
     assert ".wav+" in page.locator("#run-details").inner_text()
     assert people.is_visible()
+
+
+def test_typed_speech_for_person_3_fills_their_box_and_the_checks_count_it(page, app_server):
+    """Typed speech for another person: the text goes into the chosen person's box (person 3), the
+    checklist then counts three tracks against the example's two faces and says so; Undo takes it back."""
+    page.goto(app_server["url"], wait_until="load")
+    page.get_by_role("button", name=EXAMPLE, exact=True).click()
+    wait_text(page, "#checklist", "Ready to generate")
+    page.locator("#speech-2").wait_for(state="visible", timeout=20_000)
+    page.locator("#people-tts-text textarea").fill("Thank you both, that was very clear.")
+    page.locator("#people-tts-target input").click()
+    page.get_by_role("option", name="Speech (person 3)", exact=True).click()
+    page.locator("#people-speak-text").click()
+    wait_text(page, "#fix-message", "Spoke 7 words", timeout=60_000)
+    wait_text(page, "#checklist", "2 faces found but 3 speech tracks", timeout=30_000)
+    page.locator("#undo-fix").click()
+    wait_text(page, "#checklist", "Ready to generate", timeout=30_000)

@@ -54,7 +54,7 @@ def test_crop_keeps_the_planned_size_warns_about_the_prompt_and_undoes(studio):
     assert "surroundings" in message and "backdrop" in message  # the prompt's words that may be cut
     assert undo == [["image", GOOD.image]]
 
-    image, audio, said, undo = studio.undo_fix(undo, "en")
+    image, audio, *_, said, undo = studio.undo_fix(undo, "en")
     assert image == GOOD.image and said.startswith("Undone") and undo == []
     *_, said, _ = studio.undo_fix(undo, "en")
     assert said == "There is no fix to undo."
@@ -73,5 +73,5 @@ def test_audio_fix_is_undone_to_the_original_recording(studio):
     path, message, undo = studio.fix_audio("loudness", GOOD.audio, [], "zh")
     assert Path(path).exists() and path != GOOD.audio
     assert "撤销" in message  # the message says how to get the original back, in the page's language
-    image, audio, said, undo = studio.undo_fix(undo, "zh")
+    image, audio, *_, said, undo = studio.undo_fix(undo, "zh")
     assert audio == GOOD.audio and undo == [] and said == "已撤销:输入已恢复为修复前的样子。"

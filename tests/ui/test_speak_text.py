@@ -42,7 +42,7 @@ def test_spoken_text_replaces_the_speech_and_undo_puts_the_upload_back(studio):
     assert _audio_not_ok(path) == []
     assert "Spoke 7 words" in message and "Piper" in message and "Undo" in message
     assert undo == [["audio", GOOD.audio]]
-    _, restored, note, rest = studio.undo_fix(undo, "en")
+    _, restored, *_, note, rest = studio.undo_fix(undo, "en")
     assert restored == GOOD.audio and rest == [] and "Undone" in note
 
 
@@ -50,6 +50,23 @@ def test_speaking_into_an_empty_speech_box_can_be_undone_to_empty(studio):
     path, message, undo = studio.speak_text("One more test sentence.", 1.0, None, None, "en", NO_PROGRESS)
     assert Path(path).is_file() and "Undo" not in message
     assert studio.undo_fix(undo, "en")[1] is None
+
+
+def test_typed_speech_goes_into_the_chosen_persons_box_and_undo_puts_theirs_back(studio):
+    """Several people: the text is spoken into person 3's box only (persons 2 and 4 keep theirs), and
+    Undo puts person 3's upload back, not person 1's or anyone else's."""
+    mine = str(ROOT / "examples/media/speech_person2.wav")
+    s2, s3, s4, message, undo = studio.speak_for_person("Thank you, that was very clear.", 1.0, 3, mine, GOOD.audio,
+                                                         None, [], "en", NO_PROGRESS)
+    assert not isinstance(s2, str) and not isinstance(s4, str)  # untouched (no-op updates)
+    assert Path(s3).is_file() and Path(s3).name == "typed-speech-3.wav" and _audio_not_ok(s3) == []
+    assert "Spoke 6 words" in message and "Undo" in message
+    assert undo == [["audio3", GOOD.audio]]
+    image, audio, u2, u3, u4, note, rest = studio.undo_fix(undo, "en")
+    assert u3 == GOOD.audio and rest == [] and "Undone" in note
+    assert not any(isinstance(x, str) for x in (image, audio, u2, u4))
+    with pytest.raises(UserError, match="cannot be spoken"):
+        studio.speak_for_person("   ", 1.0, 2, None, None, None, [], "en", NO_PROGRESS)
 
 
 def test_notes_about_markup_are_in_the_message(studio):
