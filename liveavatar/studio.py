@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -399,12 +399,11 @@ def check_inputs(insp: Inspection, settings: GenerationSettings, choice: Backend
         if insp.several_people:
             results += check_people(insp.image, insp.faces, insp.track_stats, insp.face_order,
                                     video_size=(plan.width, plan.height))
-    if insp.audio_stats is not None:
-        results += check_audio(
-            insp.audio_stats,
-            clip_seconds=plan.clip_seconds,
-            planned_seconds=None if plan.covers_whole_audio else plan.video_seconds,
-        )
+    planned = None if plan.covers_whole_audio else plan.video_seconds
+    if insp.several_people:
+        results += track_checks(insp.track_stats, plan.clip_seconds, planned)
+    elif insp.audio_stats is not None:
+        results += check_audio(insp.audio_stats, clip_seconds=plan.clip_seconds, planned_seconds=planned)
     results += check_prompt(insp.prompt)
     results += check_consistency(
         insp.prompt,
@@ -413,6 +412,21 @@ def check_inputs(insp: Inspection, settings: GenerationSettings, choice: Backend
         speakers=insp.track_count,
     )
     return CheckReport(results=results, plan=plan)
+
+
+def track_checks(tracks: list[AudioStats | None], clip_seconds: float, planned_seconds: float | None) -> list[CheckResult]:
+    """The audio checklist for several people's tracks: each track's recording checks (format, rate,
+    loudness, noise, clipping …), their values starting "track k: "; the length check once, on the
+    longest track (what the video lasts); silence and lengths are ``people.silent`` / ``people.lengths``."""
+    checked = [(k, s, check_audio(s, clip_seconds=clip_seconds, planned_seconds=planned_seconds))
+               for k, s in enumerate(tracks, start=1) if s is not None]
+    if not checked:
+        return []
+    longest = max(checked, key=lambda item: item[1].duration_s)[2]
+    results = [r for r in longest if r.id == "audio.duration"]
+    for k, _, lines in checked:
+        results += [replace(r, value=f"track {k}: {r.value}") for r in lines if r.id not in ("audio.duration", "audio.silence")]
+    return results
 
 
 StepCallback = Callable[[int, int, int, int], None]

@@ -3,6 +3,7 @@ tracks and a face order, check, plan as long as the longest track, prepare each 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,19 @@ def test_the_cli_line_joins_the_tracks_as_upstream_does() -> None:
     line = cli_command("p", "two.png", "a.wav", _settings(), more_audio=["b.wav"], face_order="2,1")
     assert "--audio a.wav+b.wav" in line and "--face_order 2,1" in line
     assert "--face_order" not in cli_command("p", "one.png", "a.wav", _settings())
+
+
+def test_each_track_gets_the_recording_checks_named_by_track_in_english_and_chinese() -> None:
+    """Person 2's 8 kHz, noisy recording is flagged as track 2's (not person 1's clean one); the length
+    check runs once, on the longest track; the Chinese page names the track too."""
+    from liveavatar.i18n.checks import translate_result
+
+    insp = inspect_inputs(PROMPT, TWO, LONG, more_audio=[str(MEDIA / "quiet_noisy_8k.wav")])
+    report = check_inputs(insp, _settings(), CHOICE)
+    rate = [r for r in report.results if r.id == "audio.sample_rate"]
+    assert [r.value.split(":")[0] for r in rate] == ["track 1", "track 2"]
+    assert rate[0].level == "ok" and rate[1].level == "warning" and "8 kHz" in rate[1].value
+    assert [r.id for r in report.results].count("audio.duration") == 1
+    assert not any(r.id == "audio.silence" for r in report.results)  # people.silent says it per track
+    zh = translate_result(rate[1], "zh")
+    assert zh.value.startswith("音轨 2:") and not re.search(r"[A-Za-z]{3,}", zh.value.replace("kHz", "")), zh.value

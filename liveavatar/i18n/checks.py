@@ -295,6 +295,7 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r" \(", "("),
     (r"(?<=[\u4e00-\u9fff]), (?=[\u4e00-\u9fff])", "、"),
 ]
+_TRACK_PREFIX = re.compile(r"track (\d+): ")
 _COMPILED: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(pattern), repl) for pattern, repl in _PHRASES
 ]
@@ -304,6 +305,9 @@ def translate_measure(text: str, lang: str | None) -> str:
     """A check's ``value`` or ``threshold`` in ``lang`` (numbers, units and quoted words unchanged)."""
     if norm_lang(lang) != "zh" or not text:
         return text
+    track = _TRACK_PREFIX.match(text)
+    if track:  # one of several people's tracks (studio.track_checks): the measure itself as for one track
+        return f"音轨 {track.group(1)}:" + translate_measure(text[track.end():], lang)
     out = text
     for pattern, repl in _COMPILED:
         out = pattern.sub(repl, out)
