@@ -41,6 +41,9 @@ HOST_PIN_FRACTION = 0.85        # of the machine's RAM the streamed path may pin
 # Arithmetic for the time estimate: ≈ 24 GFLOP per token per step in the blocks' linear layers plus
 # ≈ 13 in attention over a full cache at 704×384 (liveavatar/pipeline/flops.py counts 37.8–38.8).
 FLOP_PER_TOKEN_STEP = 38e9
+# Each extra speaking person: one more audio-injector pass (q/o on every block token in the 12
+# injected layers, 4·dim² FLOP per token each) ≈ 1.26 GFLOP per token per step (flops.py, people=).
+FLOP_PER_TOKEN_STEP_PER_EXTRA_PERSON = 1.26e9
 H100_BF16_FLOPS = 990e12
 ASSUMED_EFFICIENCY = 0.40        # an assumption until the benchmark measures it on a GPU
 
@@ -232,11 +235,13 @@ def make_plan(
     backend: str = "preview",
     backend_label: str = "CPU preview (not the model)",
     device: str | None = None,
+    people: int = 1,
 ) -> GenerationPlan:
     """Plan a run. ``image_size`` is (width, height); unknown inputs give the preset's own size.
 
     On the model backend, speed options ``device`` can't use are turned off here, each with a note
-    saying why, so the plan's memory and the run use the options that will really apply."""
+    saying why, so the plan's memory and the run use the options that will really apply. ``people``:
+    speech tracks driving faces (each extra one adds an audio-injector pass to the model's time)."""
     notes: list[str] = []
     if backend == "preview":
         if settings.speed.enabled():
@@ -277,7 +282,8 @@ def make_plan(
         est = 1.0 + video_frames * width * height / PREVIEW_PIXELS_PER_SECOND
         basis = "measured preview speed on 2 CPU cores"
     else:
-        est = 60.0 + tokens * settings.sample_steps * FLOP_PER_TOKEN_STEP / (H100_BF16_FLOPS * ASSUMED_EFFICIENCY)
+        flop = FLOP_PER_TOKEN_STEP + max(0, people - 1) * FLOP_PER_TOKEN_STEP_PER_EXTRA_PERSON
+        est = 60.0 + tokens * settings.sample_steps * flop / (H100_BF16_FLOPS * ASSUMED_EFFICIENCY)
         basis = f"model arithmetic at {ASSUMED_EFFICIENCY:.0%} of one H100's bf16 peak, plus ~1 min to load"
     return GenerationPlan(
         backend=backend,

@@ -379,6 +379,7 @@ def _plan(insp: Inspection, settings: GenerationSettings, choice: BackendChoice)
         backend=choice.backend.name,
         backend_label=choice.backend.label,
         device=getattr(choice.backend, "device", None),
+        people=insp.track_count,
     )
 
 

@@ -140,3 +140,14 @@ def test_larger_presets_need_more_than_a_24_gb_card_on_the_faster_paths():
         assert streamed.gpu_memory_gb <= 22  # the GPU figure fits; host memory is what they need
         assert streamed.host_memory_gb > 60, streamed.host_memory_parts
     assert _preset_plan("quick", SpeedOptions.card_24gb()).host_memory_gb < 40
+
+
+def test_each_extra_person_adds_the_injector_pass_to_the_model_time():
+    s = PRESETS["standard"].settings
+    one, two, four = (make_plan(s, image_size=(704, 384), audio_seconds=20.0, backend="liveavatar", people=n)
+                      for n in (1, 2, 4))
+    dit_one = one.estimated_seconds - 60.0  # the model's arithmetic, without the ~1 min load
+    assert two.estimated_seconds - 60.0 == pytest.approx(dit_one * (1 + 1.26 / 38), rel=0.01)
+    assert two.estimated_seconds < four.estimated_seconds < one.estimated_seconds * 1.15
+    preview = make_plan(s, image_size=(704, 384), audio_seconds=20.0, people=2)
+    assert preview.estimated_seconds == make_plan(s, image_size=(704, 384), audio_seconds=20.0).estimated_seconds

@@ -16,13 +16,14 @@ What one ``forward_block`` call does (``N`` = the block's noisy tokens = frames 
   noisy cache (earlier blocks + this block) + the sink (reference + FramePack motion tokens), and
   over the text tokens;
 * per audio-injected layer (12 at full size): the injector's cross-attention (q, o on the block
-  tokens, k, v on ``frames x (num_audio_token + 1)`` audio tokens) and its AdaLN projection;
+  tokens, k, v on ``frames x (num_audio_token + 1)`` audio tokens) and its AdaLN projection, once per
+  speaking person (several people: each track's residual is computed from the same tokens);
 * once per call: the text embedding MLP on the 512 text tokens, the patch and pose-condition
   embeddings, the time embedding, the causal audio encoder (convolutions over 73 + 4F frames) and
   the head.
 
 The one-off sink prefill (once per video) and the VAE are not in these figures: they don't grow with
-the video's length.
+the video's length. With several people the causal audio encoder also runs once per track.
 """
 
 from __future__ import annotations
@@ -159,14 +160,15 @@ def _audio_encoder_flops(config: S2VConfig, frames: int) -> int:
 
 
 def step_flops(config: S2VConfig, tokens_per_frame: int, cache_tokens: int, sink: int,
-               text_len: int | None = None, frames: int | None = None) -> StepFlops:
+               text_len: int | None = None, frames: int | None = None, people: int = 1) -> StepFlops:
     """FLOPs of one denoising step of one block (one ``forward_block`` call, batch 1).
 
     ``cache_tokens``: the noisy keys the block attends to, *including its own* (``forward_block``
     writes the block into the cache first): ``(blocks so far + 1) x block_tokens`` in the first clip,
     the cache capacity (one clip) after it. ``sink``: the reference + motion tokens (:func:`sink_tokens`).
     ``text_len``: the padded text length (the DiT pads every prompt to ``config.text_len`` and attends to
-    the padding). ``frames``: latent frames per block (``config.num_frames_per_block``).
+    the padding). ``frames``: latent frames per block (``config.num_frames_per_block``). ``people``: the
+    speech tracks (each adds one audio encoder pass and one injector pass per injected layer).
     """
     frames = config.num_frames_per_block if frames is None else frames
     text_len = config.text_len if text_len is None else text_len
@@ -181,8 +183,8 @@ def step_flops(config: S2VConfig, tokens_per_frame: int, cache_tokens: int, sink
     inject = len(config.audio_inject_layers)
     audio_tokens = frames * (config.num_audio_token + 1)
     adain = 2 * frames * d * 2 * d if config.enable_adain else 0
-    audio_linear = inject * (2 * n * 2 * d * d + 2 * audio_tokens * 2 * d * d + adain)
-    audio_attention = inject * 4 * n * (config.num_audio_token + 1) * d
+    audio_linear = people * inject * (2 * n * 2 * d * d + 2 * audio_tokens * 2 * d * d + adain)
+    audio_attention = people * inject * 4 * n * (config.num_audio_token + 1) * d
 
     patch = math.prod(config.patch_size)
     embeddings = 2 * n * d * config.in_dim * patch  # patch embedding
@@ -190,7 +192,7 @@ def step_flops(config: S2VConfig, tokens_per_frame: int, cache_tokens: int, sink
         embeddings += 2 * n * d * config.cond_dim * patch  # pose-condition embedding (zeros when no pose)
     embeddings += 2 * text_len * (config.text_dim * d + d * d)  # text MLP, every call
     embeddings += 2 * frames * (config.freq_dim * d + d * d + d * 6 * d)  # time embedding + projection
-    embeddings += _audio_encoder_flops(config, frames)
+    embeddings += people * _audio_encoder_flops(config, frames)
     embeddings += 2 * n * d * patch * config.out_dim  # head
     return StepFlops(
         tokens=n, block_linear=block_linear, text_kv=text_kv, audio_linear=audio_linear,
@@ -199,13 +201,13 @@ def step_flops(config: S2VConfig, tokens_per_frame: int, cache_tokens: int, sink
     )
 
 
-def block_step_flops(config: S2VConfig, width: int, height: int, frames_per_clip: int, block_index: int
-                     ) -> StepFlops:
+def block_step_flops(config: S2VConfig, width: int, height: int, frames_per_clip: int, block_index: int,
+                     people: int = 1) -> StepFlops:
     """One denoising step of absolute block ``block_index`` (counted across clips) at a video size:
     the cache holds ``block_index + 1`` blocks until it is full (one clip), then stays full."""
     grid = latent_grid(config, width, height, frames_per_clip)
     cache = min((block_index + 1) * grid.block_tokens, grid.cache_capacity)
-    return step_flops(config, grid.tokens_per_frame, cache, grid.sink_tokens)
+    return step_flops(config, grid.tokens_per_frame, cache, grid.sink_tokens, people=people)
 
 
 def clip_flops(config: S2VConfig, width: int, height: int, steps: int, frames_per_clip: int,

@@ -126,3 +126,27 @@ def test_flops_grow_with_the_cache_and_stop_growing_once_it_is_full():
     assert per_block[0] < per_block[1] < per_block[2] < per_block[3] == per_block[4] == per_block[5]
     assert clip_flops(FULL, 704, 384, 4, 48, clip_index=2) == clip_flops(FULL, 704, 384, 4, 48, clip_index=1)
     assert flops_per_frame(FULL, 704, 384, 5, 48) == pytest.approx(flops_per_frame(FULL, 704, 384, 4, 48) * 5 / 4)
+
+
+def test_several_people_are_counted_as_the_model_runs_them(full_meta):
+    """Two speech tracks: torch's own count of ``forward_block`` with two tracks and their gates equals
+    ``people=2``, and the plan's per-extra-person constant is that difference per token."""
+    from liveavatar.plan import FLOP_PER_TOKEN_STEP_PER_EXTRA_PERSON
+
+    lat_h, lat_w = 384 // 8, 704 // 8
+    cfg = FULL
+    cache = KVCache.allocate(cfg, 1, 12, lat_h, lat_w, dtype=torch.bfloat16, device="meta")
+    context = torch.empty(1, 20, cfg.text_dim, device="meta")
+    full_meta.prefill_sink(torch.empty(1, cfg.in_dim, 1, lat_h, lat_w, device="meta"),
+                           torch.empty(1, cfg.in_dim, 19, lat_h, lat_w, device="meta"), context, cache)
+    audio = torch.empty(2, cfg.num_audio_layers, cfg.audio_dim, 12, device="meta")
+    gates = torch.empty(2, (lat_h // 2) * (lat_w // 2), device="meta")
+    with FlopCounterMode(display=False) as counter:
+        full_meta.forward_block(torch.empty(1, cfg.in_dim, 3, lat_h, lat_w, device="meta"), torch.tensor([500.0]),
+                                context, audio, cache, block_index=5, audio_mask=gates)
+    two = block_step_flops(cfg, 704, 384, 48, 5, people=2)
+    assert counter.get_total_flops() == two.total
+    one = block_step_flops(cfg, 704, 384, 48, 5)
+    extra = (two.total - one.total) / one.tokens
+    assert extra == pytest.approx(FLOP_PER_TOKEN_STEP_PER_EXTRA_PERSON, rel=0.02)
+    assert 0.02 < extra / (one.total / one.tokens) < 0.05  # each extra person: a few per cent more arithmetic
