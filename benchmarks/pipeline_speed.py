@@ -263,9 +263,10 @@ def _steady(marks: list[tuple[int, int, int, float]], dts: list[float]) -> tuple
     return list(range(len(dts))), "all steps"
 
 
-def run_row(pipe, case: Case, speed: SpeedOptions, clips: int, online_decode: bool, peaks: tuple, seed: int = 0
-            ) -> Row:
-    """Generate ``clips`` clips of ``case`` with ``speed`` and measure them (see the module docstring)."""
+def run_row(pipe, case: Case, speed: SpeedOptions, clips: int, online_decode: bool, peaks: tuple, seed: int = 0,
+            people: int = 1) -> Row:
+    """Generate ``clips`` clips of ``case`` with ``speed`` and measure them (see the module docstring).
+    ``people`` > 1: that many speech tracks, each routed to one vertical stripe of the frame."""
     device = pipe.device
     config: S2VConfig = pipe.config
     row = Row(case.preset, "", f"{case.width}x{case.height}", case.steps, case.frames_per_clip)
@@ -273,6 +274,12 @@ def run_row(pipe, case: Case, speed: SpeedOptions, clips: int, online_decode: bo
     reference = (rng.random((case.height, case.width, 3)) * 255).astype(np.uint8)
     seconds = clips * case.frames_per_clip / FPS + 0.5
     audio = (rng.standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
+    tracks = masks = None
+    if people > 1:
+        row.notes.append(f"{people} people")
+        tracks = [(rng.standard_normal(len(audio)) * 0.1).astype(np.float32) for _ in range(people)]
+        stripe = np.arange(case.width) * people // case.width  # person k: the k-th vertical stripe
+        masks = np.stack([np.broadcast_to(stripe == k, (case.height, case.width)) for k in range(people)]).astype(np.float32)
     marks: list[tuple[int, int, int, float]] = []
 
     def on_step(clip: int, block: int, step: int, steps: int) -> None:
@@ -292,7 +299,7 @@ def run_row(pipe, case: Case, speed: SpeedOptions, clips: int, online_decode: bo
         t0 = time.perf_counter()
         gen = pipe.generate(PROMPT, reference, audio, frames_per_clip=case.frames_per_clip, num_clips=clips,
                             steps=case.steps, seed=seed, fps=FPS, online_decode=online_decode, on_step=on_step,
-                            speed=speed)
+                            speed=speed, tracks_16k=tracks, person_masks=masks)
         try:
             for out in gen:
                 clip_times.append(time.perf_counter())
@@ -314,7 +321,7 @@ def run_row(pipe, case: Case, speed: SpeedOptions, clips: int, online_decode: bo
     row.s_per_step = statistics.median(dts[k] for k in idx)
     blocks_per_clip = case.frames_per_clip // 4 // config.num_frames_per_block
     flops = [block_step_flops(config, case.width, case.height, case.frames_per_clip,
-                              marks[k][0] * blocks_per_clip + marks[k][1]) for k in idx]
+                              marks[k][0] * blocks_per_clip + marks[k][1], people=people) for k in idx]
     secs = sum(dts[k] for k in idx)
     if speed.stream_blocks or speed.offload_kv:
         # the amortised schedule finishes S blocks' steps together at the end of each tick: the median gap
@@ -480,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pcie_gbps", type=float, default=25.0,
                    help="host-to-device bandwidth for the streamed paths' ceilings (PCIe 4.0 x16: ~25 GB/s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--people", default="1",
+                   help="comma-separated speaker counts to run each row with, e.g. 1,2 (several people: one "
+                        "track each, routed to vertical stripes)")
     return p
 
 
@@ -495,6 +505,7 @@ def run(args: argparse.Namespace) -> list[Row]:
     cases = preset_cases([p.strip() for p in args.presets.split(",") if p.strip()], _pair(args.image),
                          _pair(args.size), args.frames)
     option_sets = [(name.strip(), parse_option_set(name)) for name in args.options.split(",") if name.strip()]
+    people_counts = [int(n) for n in str(args.people).split(",") if n.strip()]
     bf16_peak, fp8_peak, basis = peak_tflops(device, args.peak_tflops, args.peak_tflops_fp8)
     config: S2VConfig | None = None
 
@@ -557,10 +568,11 @@ def run(args: argparse.Namespace) -> list[Row]:
         if why:
             print(f"[{name}] runs with what this device can use: {', '.join(usable.enabled()) or 'nothing'} "
                   f"({' '.join(why)})")
-        for c in cases:
+        for c, people in [(c, n) for c in cases for n in people_counts]:
             online = {"online": True, "offline": False}.get(args.decode, PRESETS[c.preset].settings.online_decode)
             try:
-                row = run_row(pipe, c, usable, args.clips, online, (bf16_peak, fp8_peak), seed=args.seed)
+                row = run_row(pipe, c, usable, args.clips, online, (bf16_peak, fp8_peak), seed=args.seed,
+                              people=people)
             except (torch.OutOfMemoryError, MemoryError):
                 row = Row(c.preset, name, f"{c.width}x{c.height}", status="OOM")
             except Exception as exc:  # a row that breaks is reported; the others still run
