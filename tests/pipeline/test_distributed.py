@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import torch
 from liveavatar.pipeline.distributed import step_groups
 from liveavatar.pipeline.pipeline import LiveAvatarPipeline
 from liveavatar.testing.tiny_checkpoint import write_tiny_checkpoint
+from liveavatar.testing.tpp import run_ranks
 
 ARGS = dict(frames_per_clip=12, num_clips=2, steps=4, seed=3)
 PROMPT = "a woman talking"
@@ -42,34 +40,8 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_tpp(world: int, ckpt: Path, inputs: Path, out: Path) -> np.ndarray:
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(world),
-               OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    if Path("/sys/class/net/lo").exists():
-        env["GLOO_SOCKET_IFNAME"] = "lo"  # loopback only
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(ckpt), str(inputs), str(out)],
-                         env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for r in range(world)
-    ]
-    logs = []
-    try:
-        for r, p in enumerate(procs):
-            text, _ = p.communicate(timeout=TIMEOUT_S)
-            logs.append(f"--- rank {r} (rc {p.returncode})\n{text[-3000:]}")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert all(p.returncode == 0 for p in procs), "\n".join(logs)
+    run_ranks(world, WORKER, [ckpt, inputs, out], timeout_s=TIMEOUT_S)
     return np.load(out)
 
 

@@ -67,16 +67,24 @@ def test_linear_flops_are_twice_the_linear_parameters_times_their_tokens(full_me
     assert step.per_token()["block_linear"] == pytest.approx(24e9, rel=0.01)
 
 
+def _prefilled_704x384(model: CausalS2VTransformer) -> tuple[KVCache, torch.Tensor]:
+    """A meta-device cache for 704x384 at 48 frames per clip, its sink prefilled, and the text context."""
+    cfg = model.config
+    lat_h, lat_w = 384 // 8, 704 // 8
+    cache = KVCache.allocate(cfg, 1, 12, lat_h, lat_w, dtype=torch.bfloat16, device="meta")
+    context = torch.empty(1, 20, cfg.text_dim, device="meta")
+    model.prefill_sink(torch.empty(1, cfg.in_dim, 1, lat_h, lat_w, device="meta"),
+                       torch.empty(1, cfg.in_dim, 19, lat_h, lat_w, device="meta"), context, cache)
+    return cache, context
+
+
 @pytest.mark.parametrize("block_index", [0, 2, 5])
 def test_count_equals_torch_flop_counter_on_the_full_model(full_meta, block_index):
     """Every matmul, convolution and attention of ``forward_block`` (704x384, 48 frames per clip: four
     blocks per clip, so block 5 sees a full, wrapped cache)."""
     lat_h, lat_w = 384 // 8, 704 // 8
     cfg = FULL
-    cache = KVCache.allocate(cfg, 1, 12, lat_h, lat_w, dtype=torch.bfloat16, device="meta")
-    context = torch.empty(1, 20, cfg.text_dim, device="meta")
-    full_meta.prefill_sink(torch.empty(1, cfg.in_dim, 1, lat_h, lat_w, device="meta"),
-                           torch.empty(1, cfg.in_dim, 19, lat_h, lat_w, device="meta"), context, cache)
+    cache, context = _prefilled_704x384(full_meta)
     assert cache.layers[0].sink_k.shape[1] == sink_tokens(cfg, lat_h, lat_w) == 2640
     audio = torch.empty(1, cfg.num_audio_layers, cfg.audio_dim, 12, device="meta")
     with FlopCounterMode(display=False) as counter:
@@ -135,10 +143,7 @@ def test_several_people_are_counted_as_the_model_runs_them(full_meta):
 
     lat_h, lat_w = 384 // 8, 704 // 8
     cfg = FULL
-    cache = KVCache.allocate(cfg, 1, 12, lat_h, lat_w, dtype=torch.bfloat16, device="meta")
-    context = torch.empty(1, 20, cfg.text_dim, device="meta")
-    full_meta.prefill_sink(torch.empty(1, cfg.in_dim, 1, lat_h, lat_w, device="meta"),
-                           torch.empty(1, cfg.in_dim, 19, lat_h, lat_w, device="meta"), context, cache)
+    cache, context = _prefilled_704x384(full_meta)
     audio = torch.empty(2, cfg.num_audio_layers, cfg.audio_dim, 12, device="meta")
     gates = torch.empty(2, (lat_h // 2) * (lat_w // 2), device="meta")
     with FlopCounterMode(display=False) as counter:

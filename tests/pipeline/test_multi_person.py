@@ -286,11 +286,7 @@ dist.destroy_process_group()
 
 
 def test_tpp_routes_several_people_like_one_process(ckpt, pipe, tmp_path):
-    import os
-    import socket
-    import subprocess
-    import sys
-    from pathlib import Path
+    from liveavatar.testing.tpp import run_ranks
 
     reference, mix, tracks, masks = _people(0.5)
     inputs = tmp_path / "inputs.npz"
@@ -303,25 +299,6 @@ def test_tpp_routes_several_people_like_one_process(ckpt, pipe, tmp_path):
             tracks_16k=tracks, person_masks=masks)])
     finally:
         torch.set_num_threads(threads)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    if Path("/sys/class/net/lo").exists():
-        env["GLOO_SOCKET_IFNAME"] = "lo"
     out = tmp_path / "tpp.npy"
-    procs = [subprocess.Popen([sys.executable, "-c", TPP_WORKER, str(ckpt), str(inputs), str(out)],
-                              env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in range(2)]
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=150)[0][-3000:])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert all(p.returncode == 0 for p in procs), "\n".join(logs)
+    run_ranks(2, TPP_WORKER, [ckpt, inputs, out])
     assert np.array_equal(np.load(out), single)
