@@ -17,6 +17,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from liveavatar.backends.base import PersonInputs, PreparedInputs  # noqa: E402
 from liveavatar.backends.preview import PreviewBackend  # noqa: E402
+from liveavatar.faces import Box  # noqa: E402
+from liveavatar.media.audio import mix_tracks  # noqa: E402
 from liveavatar.media.video import VideoWriter  # noqa: E402
 from liveavatar.plan import make_plan  # noqa: E402
 from liveavatar.presets import PRESETS  # noqa: E402
@@ -43,61 +46,51 @@ TWO_ASTRONAUTS = (
 )
 
 
-def load_inputs(width: int, height: int, seconds: float) -> PreparedInputs:
-    """The example portrait and speech fitted to the size, as the app would prepare them."""
+def _speech(seconds: float, shift_s: float = 0.0) -> np.ndarray:
+    """The example speech, started ``shift_s`` in and looped to ``seconds``."""
     import soundfile as sf
+
+    speech, sr = sf.read(ROOT / "examples" / "media" / "speech.wav", dtype="float32")
+    assert sr == SR
+    return np.resize(np.roll(speech, -int(shift_s * SR)), int(round(seconds * SR))).astype(np.float32)
+
+
+def _fitted(name: str, width: int, height: int, faces: list[Box]) -> tuple[np.ndarray, Callable[[Box], Box]]:
+    """The portrait ``name`` resized to cover ``width`` x ``height`` and cropped around ``faces`` (their
+    middle at 45 % of the height, as the app's face-crop fix does), and the map of its boxes into it."""
     from PIL import Image
 
-    media = ROOT / "examples" / "media"
-    portrait = np.asarray(Image.open(media / "portrait.png").convert("RGB"))
-    speech, sr = sf.read(media / "speech.wav", dtype="float32")
-    assert sr == SR
-    n = int(round(seconds * SR))
-    audio = np.resize(speech, n).astype(np.float32)  # loop the 8 s of speech to the length asked
-
+    portrait = np.asarray(Image.open(ROOT / "examples" / "media" / name).convert("RGB"))
     ph, pw = portrait.shape[:2]
     scale = max(width / pw, height / ph)
     resized = cv2.resize(portrait, (round(pw * scale), round(ph * scale)), interpolation=cv2.INTER_AREA)
-    x0, y0, x1, y1 = (round(v * scale) for v in ASTRONAUT_FACE)
-    # Crop around the face (as the app's face-crop fix does), not the centre, so the face stays in.
-    oy = int(np.clip((y0 + y1) / 2 - 0.45 * height, 0, resized.shape[0] - height))
-    ox = int(np.clip((x0 + x1) / 2 - 0.5 * width, 0, resized.shape[1] - width))
-    reference = np.ascontiguousarray(resized[oy : oy + height, ox : ox + width])
-    face = (x0 - ox, y0 - oy, x1 - ox, y1 - oy)
-    return PreparedInputs(prompt="benchmark", reference=reference, audio_16k=audio, seed=1, face_box=face)
+    cx = np.mean([(f[0] + f[2]) / 2 for f in faces]) * scale
+    cy = np.mean([(f[1] + f[3]) / 2 for f in faces]) * scale
+    oy = int(np.clip(cy - 0.45 * height, 0, resized.shape[0] - height))
+    ox = int(np.clip(cx - 0.5 * width, 0, resized.shape[1] - width))
+
+    def fit(box: Box) -> Box:
+        x0, y0, x1, y1 = (round(v * scale) for v in box)
+        return x0 - ox, y0 - oy, x1 - ox, y1 - oy
+
+    return np.ascontiguousarray(resized[oy : oy + height, ox : ox + width]), fit
+
+
+def load_inputs(width: int, height: int, seconds: float) -> PreparedInputs:
+    """The example portrait and speech fitted to the size, as the app would prepare them."""
+    reference, fit = _fitted("portrait.png", width, height, [ASTRONAUT_FACE])
+    return PreparedInputs(prompt="benchmark", reference=reference, audio_16k=_speech(seconds), seed=1,
+                          face_box=fit(ASTRONAUT_FACE))
 
 
 def load_two_people(width: int, height: int, seconds: float) -> PreparedInputs:
     """The two-astronaut portrait fitted to the size, both talking (the speech, and the speech 4 s on)."""
-    import soundfile as sf
-    from PIL import Image
-
-    media = ROOT / "examples" / "media"
-    portrait = np.asarray(Image.open(media / "two_faces.png").convert("RGB"))
-    speech, sr = sf.read(media / "speech.wav", dtype="float32")
-    assert sr == SR
-    n = int(round(seconds * SR))
-    tracks = [np.resize(speech, n).astype(np.float32), np.resize(np.roll(speech, 4 * SR), n).astype(np.float32)]
-
-    ph, pw = portrait.shape[:2]
-    scale = max(width / pw, height / ph)
-    resized = cv2.resize(portrait, (round(pw * scale), round(ph * scale)), interpolation=cv2.INTER_AREA)
-    # Crop around both faces (their vertical middle at 45 % of the height), as for one face.
-    y_mid = np.mean([(f[1] + f[3]) / 2 for f, _ in TWO_ASTRONAUTS]) * scale
-    oy = int(np.clip(y_mid - 0.45 * height, 0, resized.shape[0] - height))
-    ox = (resized.shape[1] - width) // 2
-    reference = np.ascontiguousarray(resized[oy : oy + height, ox : ox + width])
-
-    def fitted(box):
-        x0, y0, x1, y1 = (round(v * scale) for v in box)
-        return x0 - ox, y0 - oy, x1 - ox, y1 - oy
-
-    people = []
-    for track, (face, mouth) in zip(tracks, TWO_ASTRONAUTS):
-        mask = np.zeros((height, width), np.float32)  # the preview ignores masks
-        people.append(PersonInputs(audio_16k=track, mask=mask, face_box=fitted(face), mouth_box=fitted(mouth)))
-    mix = np.clip(tracks[0] + tracks[1], -1.0, 1.0)
-    return PreparedInputs(prompt="benchmark", reference=reference, audio_16k=mix, seed=1, people=people)
+    reference, fit = _fitted("two_faces.png", width, height, [face for face, _ in TWO_ASTRONAUTS])
+    tracks = [_speech(seconds), _speech(seconds, shift_s=-4.0)]
+    people = [PersonInputs(audio_16k=track, mask=np.zeros((height, width), np.float32),  # the preview ignores masks
+                           face_box=fit(face), mouth_box=fit(mouth))
+              for track, (face, mouth) in zip(tracks, TWO_ASTRONAUTS)]
+    return PreparedInputs(prompt="benchmark", reference=reference, audio_16k=mix_tracks(tracks), seed=1, people=people)
 
 
 def main() -> None:
