@@ -506,6 +506,13 @@ UI: dict[str, dict[str, str]] = {
     "live_no_portrait": {"en": "Live mode needs a portrait: upload or take a photo above first.",
                          "zh": "实时模式需要人像:请先在上方上传或拍摄照片。"},
     "live_bad_portrait": {"en": "The portrait cannot be used: {reason}", "zh": "此人像无法使用:{reason}"},
+    "live_several_faces": {
+        "en": "Live mode drives one person, and this portrait has {faces} faces. Crop it to the one who speaks "
+              "(\"Crop around the face\"), or make a video instead, with a speech track for each person "
+              "(\"Several people in the portrait\").",
+        "zh": "实时模式只驱动一个人,而这张人像中有 {faces} 张人脸。请把照片裁剪到说话的那个人(“以人脸为中心裁剪”),"
+              "或改为生成视频,为每个人各提供一条语音音轨(“画面中有多个人”)。",
+    },
     "live_busy": {"en": "You already have a live run going (one at a time). Stop it first.",
                   "zh": "你已有一个实时任务在运行(一次只能一个)。请先停止它。"},
     "live_unavailable": {"en": "Live mode is not available with this backend: {reason}",

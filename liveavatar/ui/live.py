@@ -193,6 +193,8 @@ class LiveMode:
         if insp.image is None:
             reason = next((r.fix for r in insp.file_results if r.id == "image.file"), "")
             raise UserError(t("live_bad_portrait", lang, reason=reason))
+        if len(insp.faces) > 1:  # one voice drives one face; which one the model would move is anyone's guess
+            raise UserError(t("live_several_faces", lang, faces=len(insp.faces)))
         settings = studio.fit_to_card(settings, insp)
         plan = plan_for(insp, settings, studio.choice)
         seed = settings.seed if settings.seed >= 0 else random.randrange(0, 2**31)
@@ -256,7 +258,9 @@ class LiveMode:
             if feeder is not None:
                 feeder.join(timeout=5)
             with self._lock:
-                if self._runs.get(session_key) is run:
+                # run is None when the refusal came before the run existed: there is nothing of ours to drop
+                # (and a None from get() must not read as "ours", or the KeyError would hide the refusal)
+                if run is not None and self._runs.get(session_key) is run:
                     del self._runs[session_key]
                 if mode == "mic":
                     self._inbox.pop(session_key, None)
