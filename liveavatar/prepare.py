@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -80,30 +82,49 @@ def prepare_inputs(
     )
 
 
+@dataclass
+class FittedPeople:
+    """Several people on the portrait as the model gets it: ``reference`` fitted to the video size,
+    and per face (in the order given) its face and mouth boxes there (``None`` when cropped away)
+    and its mask (``masks [A, H, W]``)."""
+
+    reference: np.ndarray
+    face_boxes: list[Box | None]
+    mouth_boxes: list[Box | None]
+    masks: np.ndarray
+
+
+def fit_people(rgb: np.ndarray, faces: list[Face], width: int, height: int) -> FittedPeople:
+    """The one place several people's masks are made: for the run (:func:`prepare_people`) and for the
+    check that each mouth is routed to its own track (``checks/people.py``), so both judge the same."""
+    h, w = rgb.shape[:2]
+    reference = fit_reference(rgb, width, height)
+    face_boxes = [map_box(f.box, w, h, width, height) for f in faces]
+    mouth_boxes = [map_box(f.mouth_box, w, h, width, height) for f in faces]
+    # The centre crop only trims the size's 64-pixel rounding, so a face falls wholly outside it only
+    # at the very edge of a photo; it still needs a seed for the masks' split: its box clamped inside.
+    seeds = [b if b is not None else _clamped(f.box, w, h, width, height) for b, f in zip(face_boxes, faces)]
+    return FittedPeople(reference, face_boxes, mouth_boxes, person_masks(reference, seeds))
+
+
 def prepare_people(
     prompt: str, rgb: np.ndarray, faces: list[Face], tracks_16k: list[np.ndarray], plan: GenerationPlan, seed: int
 ) -> PreparedInputs:
     """Several people, ``faces[k]`` speaking ``tracks_16k[k]``: each track fitted to the plan (the plan
     lasts as long as the longest, so a shorter one ends in silence), each person's mask made on the
     fitted portrait (what the model sees), and the video's sound the tracks mixed without clipping."""
-    h, w = rgb.shape[:2]
-    reference = fit_reference(rgb, plan.width, plan.height)
-    face_boxes = [map_box(f.box, w, h, plan.width, plan.height) for f in faces]
-    mouth_boxes = [map_box(f.mouth_box, w, h, plan.width, plan.height) for f in faces]
-    # The centre crop only trims the size's 64-pixel rounding, so a face falls wholly outside it only
-    # at the very edge of a photo; it still needs a seed for the masks' split: its box clamped inside.
-    seeds = [b if b is not None else _clamped(f.box, w, h, plan) for b, f in zip(face_boxes, faces)]
-    masks = person_masks(reference, seeds)
-    fitted = [fit_audio(t, plan) for t in tracks_16k]
+    fitted = fit_people(rgb, faces, plan.width, plan.height)
+    tracks = [fit_audio(t, plan) for t in tracks_16k]
     people = [PersonInputs(audio_16k=a, mask=m, face_box=fb, mouth_box=mb)
-              for a, m, fb, mb in zip(fitted, masks, face_boxes, mouth_boxes)]
-    return PreparedInputs(prompt=prompt, reference=reference, audio_16k=mix_tracks(fitted), seed=seed, people=people)
+              for a, m, fb, mb in zip(tracks, fitted.masks, fitted.face_boxes, fitted.mouth_boxes)]
+    return PreparedInputs(prompt=prompt, reference=fitted.reference, audio_16k=mix_tracks(tracks), seed=seed,
+                          people=people)
 
 
-def _clamped(box: Box, src_w: int, src_h: int, plan: GenerationPlan) -> Box:
-    scale, off_x, off_y = cover_transform(src_w, src_h, plan.width, plan.height)
-    x0 = int(np.clip(box[0] * scale - off_x, 0, plan.width - 2))
-    y0 = int(np.clip(box[1] * scale - off_y, 0, plan.height - 2))
-    x1 = int(np.clip(box[2] * scale - off_x, x0 + 1, plan.width))
-    y1 = int(np.clip(box[3] * scale - off_y, y0 + 1, plan.height))
+def _clamped(box: Box, src_w: int, src_h: int, width: int, height: int) -> Box:
+    scale, off_x, off_y = cover_transform(src_w, src_h, width, height)
+    x0 = int(np.clip(box[0] * scale - off_x, 0, width - 2))
+    y0 = int(np.clip(box[1] * scale - off_y, 0, height - 2))
+    x1 = int(np.clip(box[2] * scale - off_x, x0 + 1, width))
+    y1 = int(np.clip(box[3] * scale - off_y, y0 + 1, height))
     return x0, y0, x1, y1

@@ -30,8 +30,8 @@ from liveavatar.checks.image import _as_rgb, _check_exposure, _check_pose, _chec
 from liveavatar.checks.result import CheckResult, info, ok, problem, warning
 from liveavatar.faces import Box, Face
 from liveavatar.media.audio import describe_duration
-from liveavatar.people import faces_left_to_right, person_masks
-from liveavatar.prepare import fit_reference, map_box
+from liveavatar.people import faces_left_to_right
+from liveavatar.prepare import fit_people
 from liveavatar.routing import MAX_PEOPLE, routing_masks, token_grid
 from liveavatar.media.image import LoadedImage
 
@@ -182,16 +182,12 @@ def _check_order(face_order: object, n_tracks: int, n_faces: int) -> CheckResult
     )
 
 
-def _mouth_box(face: Face, src_w: int, src_h: int, width: int, height: int) -> Box | None:
-
-    mouth = map_box(face.mouth_box, src_w, src_h, width, height) if face.mouth_box is not None else None
-    if mouth is not None:
+def _mouth_box(mouth: Box | None, face: Box | None) -> Box | None:
+    """The mouth on the video, else the lower third of the face box; ``None`` when both were cropped away."""
+    if mouth is not None or face is None:
         return mouth
-    box = map_box(face.box, src_w, src_h, width, height)
-    if box is None:
-        return None
-    x0, y0, x1, y1 = box
-    return x0, y0 + 2 * (y1 - y0) // 3, x1, y1  # the lower third of the face box
+    x0, y0, x1, y1 = face
+    return x0, y0 + 2 * (y1 - y0) // 3, x1, y1
 
 
 def _check_apart(rgb: np.ndarray, people: list[Face], order: list[int], video_size: tuple[int, int] | None) -> CheckResult:
@@ -206,14 +202,12 @@ def _check_apart(rgb: np.ndarray, people: list[Face], order: list[int], video_si
         f"each person's mouth covers at least one token ({width // max(1, grid_w)} × {height // max(1, grid_h)} px "
         f"of the {width} × {height} video) that only their own track moves"
     )
-    fitted = fit_reference(rgb, width, height)
-    boxes = [map_box(f.box, src_w, src_h, width, height) for f in people]
-    masks = person_masks(fitted, [b if b is not None else (0, 0, 0, 0) for b in boxes])
-    gates = routing_masks(masks[order], (grid_h, grid_w))  # in track order, as the model gets them
+    fitted = fit_people(rgb, [people[i] for i in order], width, height)  # in track order, as the run makes them
+    gates = routing_masks(fitted.masks, (grid_h, grid_w))
     parts, crowded, outside = [], [], []
     for track, face_index in enumerate(order):
         who = _who(face_index, track)
-        mouth = _mouth_box(people[face_index], src_w, src_h, width, height)
+        mouth = _mouth_box(fitted.mouth_boxes[track], fitted.face_boxes[track])
         if mouth is None:
             parts.append(f"{who}: mouth outside the video frame")
             outside.append(f"person {face_index + 1}")
