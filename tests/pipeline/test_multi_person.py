@@ -162,20 +162,6 @@ def test_several_tracks_without_gates_are_refused():
 
 
 # ----------------------------------------------------------------------------- pipeline and backend
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    from liveavatar.testing.tiny_checkpoint import write_tiny_checkpoint
-
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
-
-
-@pytest.fixture(scope="module")
-def pipe(ckpt):
-    from liveavatar.pipeline.pipeline import LiveAvatarPipeline
-
-    return LiveAvatarPipeline.from_checkpoint(ckpt, device="cpu")[0]
-
-
 def _people(seconds: float = 1.0, size: int = 64):
     rng = np.random.default_rng(0)
     reference = (rng.random((size, size, 3)) * 255).astype(np.uint8)

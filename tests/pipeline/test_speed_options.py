@@ -25,17 +25,6 @@ import torch
 from liveavatar.pipeline.pipeline import LiveAvatarPipeline
 from liveavatar.pipeline.transformer import KVCache
 from liveavatar.speed import SpeedOptions
-from liveavatar.testing.tiny_checkpoint import write_tiny_checkpoint
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
-
-
-@pytest.fixture(scope="module")
-def pipe(ckpt):
-    return LiveAvatarPipeline.from_checkpoint(ckpt, device="cpu")[0]
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ import torch
 from liveavatar.pipeline.pipeline import LiveAvatarPipeline
 from liveavatar.pipeline.streaming import PLANNED_RESIDENT_UNITS, BlockStreamer, unit_bytes
 from liveavatar.speed import SpeedOptions
-from liveavatar.testing.tiny_checkpoint import write_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 S = SpeedOptions
@@ -41,11 +40,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")
