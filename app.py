@@ -295,8 +295,11 @@ def build_app(choice: BackendChoice | None = None, options: ServiceOptions | Non
         for comp in (*more_speech, lang_state):
             comp.change(studio.people_inputs, people_inputs, [audio, face_order], api_visibility="private", queue=False)
         image.change(studio.people_open, image, people_box, api_visibility="private", concurrency_limit=4, concurrency_id="checks")
-        for comp in (image, audio, preset, adv_json, lang, *more_speech, face_order):
-            comp.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", concurrency_limit=4, concurrency_id="checks")
+        # One event for every input (not one per input): loading an example changes nine of them at once,
+        # and "always_last" then folds the burst into one pending refresh instead of queueing nine.
+        gr.on([c.change for c in (image, audio, preset, adv_json, lang, *more_speech, face_order)], studio.refresh,
+              live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", concurrency_limit=4,
+              concurrency_id="checks")
         prompt.change(studio.refresh, live_inputs, live_outputs, api_visibility="private", trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="checks")
         demo.load(studio.refresh, live_inputs, live_outputs, api_visibility="private",
                   concurrency_limit=4, concurrency_id="checks")
