@@ -114,9 +114,10 @@ def test_chinese_message_for_a_chinese_text(studio):
 
 def test_a_run_from_text_reloads_from_the_history(studio):
     *_, (video, info) = studio.generate_api(GOOD.prompt, GOOD.image, None, "quick", "", "", "en",
-                                            "This video was made from typed text.", 1.2, progress=NO_PROGRESS)
+                                            "This video was made from typed text, spoken by the offline voice.", 1.2,
+                                            progress=NO_PROGRESS)  # well over one clip (1.92 s) at any run's length
     assert info["status"] == "done" and info["tts"]["rate"] == 1.2
-    assert "spoken from the text: 7 words" in result_details(info, "en")
+    assert "spoken from the text: 12 words" in result_details(info, "en")
     owner = next(p.name for p in (studio.options.output_dir / "jobs").iterdir())
     loaded = studio.history_load(owner, info["history_id"], "en")
     audio = loaded[2]
